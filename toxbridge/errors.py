@@ -1,0 +1,57 @@
+"""One error tree for everything a user can cause or meet.
+
+A `ToxbridgeError` is a user-facing condition: the CLI prints its message as one line
+on stderr and exits non-zero; the LSP bridge turns it into a JSON-RPC error. Anything
+else that escapes is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class ToxbridgeError(Exception):
+    """A condition the user can act on; `str(error)` is the one-line explanation."""
+
+    exit_code: int = 2
+
+
+class ConfigError(ToxbridgeError):
+    """Bad options, environment variables or configuration files."""
+
+
+class ProtocolError(ToxbridgeError):
+    """A message that does not follow the wire protocol.
+
+    `code` is one of the protocol's error codes; `request_id` is the id of the request
+    that caused it when it could be read, so the reply can name it.
+    """
+
+    def __init__(self, code: str, message: str, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+class ServerUnreachable(ToxbridgeError):
+    """No toxbridge server answered at the endpoint within the timeout."""
+
+    exit_code = 3
+
+
+class ConnectionLost(ToxbridgeError):
+    """The server stopped answering, or restarted, while a request was in flight."""
+
+    exit_code = 3
+
+
+class RemoteError(ToxbridgeError):
+    """The server answered with an `error` reply."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"server refused the request ({code}): {message}")
+        self.code = code
+        self.message = message
+
+
+class InputError(ToxbridgeError):
+    """A file or stream given on the command line could not be read."""
