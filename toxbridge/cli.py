@@ -32,8 +32,6 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("ping", "toxbridge.cli_control", "ask the server for its state"),
     ("cancel", "toxbridge.cli_control", "cancel the server's current run"),
     ("quit", "toxbridge.cli_control", "stop the server"),
-    ("parse", "toxbridge.cli_parse", "turn a saved tox/pytest log into diagnostics"),
-    ("lsp", "toxbridge.lsp.cli", "the LSP bridge that editors launch (stdio)"),
 )
 
 
@@ -59,8 +57,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse `argv`; for `run`, everything from the first argument tox owns goes to tox."""
+    parser = build_parser()
+    index = _subcommand_index(argv)
+    if index is None or argv[index] != "run":
+        return parser.parse_args(argv)
+    from toxbridge.cli_run import split_argv
+
+    own, tox_args = split_argv(argv[index + 1 :])
+    args = parser.parse_args([*argv[: index + 1], *own])
+    args.tox_args = tox_args
+    return args
+
+
+def _subcommand_index(argv: Sequence[str]) -> int | None:
+    index = 0
+    while index < len(argv):
+        if argv[index] in ("-l", "--log-level"):
+            index += 2
+        elif argv[index].startswith("-"):
+            index += 1
+        else:
+            return index
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(sys.argv[1:] if argv is None else list(argv))
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(name)s %(levelname)s %(message)s",

@@ -1,0 +1,179 @@
+"""`toxbridge run [OPTIONS] [TOX ARGS…]`: tox in the container, as if it ran here.
+
+toxbridge's own options come first; from the first argument that is not one of them,
+everything goes to tox unchanged (`--` included), so `toxbridge run -e py -- -k x` and
+`toxbridge run -p 9000 -p auto` (port 9000, tox's `-p auto`) both do what they say.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import select
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+
+from toxbridge.config import (
+    DEFAULT_LIVENESS_S,
+    Endpoint,
+    add_endpoint_options,
+    resolve_endpoint,
+)
+
+_WITH_VALUE = {"-H", "--host", "-p", "--port", "--endpoint", "--timeout", "--liveness", "--color"}
+_FLAGS = {"--local", "-h", "--help"}
+
+
+def split_argv(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(toxbridge's options, tox's arguments)."""
+    own: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        name = token.split("=", 1)[0]
+        if token in _FLAGS or (name in _WITH_VALUE and "=" in token):
+            own.append(token)
+        elif token in _WITH_VALUE and index + 1 < len(argv):
+            own += [token, argv[index + 1]]
+            index += 1
+        else:
+            break
+        index += 1
+    return own, list(argv[index:])
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.usage = "toxbridge run [OPTIONS] [TOX ARGS...]"
+    add_endpoint_options(parser, server=False)
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="no container: start a private server here (ipc socket in a temp dir), run, stop",
+    )
+    parser.add_argument(
+        "--color",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="colour tox and pytest output (auto: when stdout is a terminal)",
+    )
+    parser.add_argument(
+        "--liveness",
+        type=float,
+        default=DEFAULT_LIVENESS_S,
+        metavar="SECONDS",
+        help="give up when the server is silent this long mid-run (default %(default)g)",
+    )
+    parser.set_defaults(tox_args=[])
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(_main(args))
+
+
+async def _main(args: argparse.Namespace) -> int:
+    color = args.color == "yes" or (args.color == "auto" and os.isatty(1))
+    env = {"COLUMNS": str(shutil.get_terminal_size().columns)} if os.isatty(1) else {}
+    if args.local:
+        async with local_server(os.getcwd()) as endpoint:
+            return await relay(endpoint, args.tox_args, color, env, args.timeout, args.liveness)
+    endpoint = resolve_endpoint(args, server=False)
+    return await relay(endpoint, args.tox_args, color, env, args.timeout, args.liveness)
+
+
+async def relay(
+    endpoint: Endpoint,
+    tox_args: Sequence[str],
+    color: bool,
+    env: dict[str, str],
+    timeout: float,
+    liveness: float,
+) -> int:
+    """Run tox remotely, copy its output to ours, return its exit code.
+
+    First SIGINT: ask the server to cancel, and keep relaying until the run's real exit.
+    Second SIGINT: give up at once with 130.
+    """
+    from toxbridge import protocol
+    from toxbridge.client import Client
+
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    interrupts = 0
+    async with (
+        Client(endpoint, timeout=timeout, liveness_s=liveness) as client,
+        client.run(tox_args, env=env, color=color) as remote,
+    ):
+
+        def on_sigint() -> None:
+            nonlocal interrupts
+            interrupts += 1
+            if interrupts == 1:
+                print(
+                    "\ntoxbridge: cancelling the remote run (press ^C again to exit now)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                client.send_nowait(protocol.Cancel(client.new_id(), remote.id))
+            elif main_task is not None:
+                main_task.cancel()
+
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        try:
+            async for event in remote:
+                match event:
+                    case protocol.Output(stream=protocol.Stream.STDOUT, data=data):
+                        _write_all(1, data)
+                    case protocol.Output(data=data):
+                        _write_all(2, data)
+                    case protocol.Queued(position=position):
+                        print(
+                            f"toxbridge: queued, {position} run(s) ahead",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                    case protocol.Exit(code=code):
+                        return code
+        except asyncio.CancelledError:
+            return 130
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+    raise AssertionError("a run always ends with its exit")  # pragma: no cover
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:  # a terminal someone left in non-blocking mode
+            select.select([], [fd], [])
+            continue
+        view = view[written:]
+
+
+@contextlib.asynccontextmanager
+async def local_server(root: str) -> AsyncIterator[Endpoint]:
+    """A private server for this process only, on an ipc socket in a temp dir."""
+    from toxbridge.runs import RunSettings
+    from toxbridge.server import Server, ServerSettings
+
+    with tempfile.TemporaryDirectory(prefix="toxbridge-") as tmp:
+        endpoint = Endpoint(f"ipc://{tmp}/server.sock")
+        run_settings = RunSettings(root=root, tox_command=(sys.executable, "-m", "tox"))
+        server = Server(ServerSettings(endpoint, run_settings))
+        serving = asyncio.create_task(server.serve())
+        bound = asyncio.create_task(server.bound.wait())
+        try:
+            await asyncio.wait({serving, bound}, return_when=asyncio.FIRST_COMPLETED)
+            if serving.done():
+                serving.result()  # raises what stopped it from binding
+            yield endpoint
+        finally:
+            bound.cancel()
+            server.stop(now=True)
+            await serving

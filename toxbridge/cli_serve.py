@@ -1,0 +1,91 @@
+"""`toxbridge serve`: the server that runs inside the container."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from toxbridge.config import DEFAULT_LIVENESS_S, add_endpoint_options, resolve_endpoint
+from toxbridge.errors import ConfigError
+from toxbridge.runner import DEFAULT_STOP_POLICY, StopPolicy
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_endpoint_options(parser, server=True)
+    parser.add_argument(
+        "--root", default=".", help="directory tox runs in (its tox.ini/pyproject.toml); default: ."
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow binding a non-loopback address without authentication",
+    )
+    parser.add_argument(
+        "--liveness",
+        type=float,
+        default=DEFAULT_LIVENESS_S,
+        metavar="SECONDS",
+        help="cancel a run whose client is silent this long (default %(default)g)",
+    )
+    parser.add_argument(
+        "--sigint-grace",
+        type=float,
+        default=DEFAULT_STOP_POLICY.sigint_grace,
+        metavar="SECONDS",
+        help="on cancel, wait this long after SIGINT before SIGTERM (default %(default)g)",
+    )
+    parser.add_argument(
+        "--sigterm-grace",
+        type=float,
+        default=DEFAULT_STOP_POLICY.sigterm_grace,
+        metavar="SECONDS",
+        help="then wait this long after SIGTERM before SIGKILL (default %(default)g)",
+    )
+    parser.add_argument(
+        "--max-message-size",
+        type=int,
+        default=1 << 20,
+        metavar="BYTES",
+        help="drop clients that send larger messages (default %(default)d)",
+    )
+    parser.add_argument(
+        "--allow-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="let clients set this environment variable for tox (NAME* for a prefix)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    from importlib import metadata
+
+    from toxbridge.runner import become_subreaper
+    from toxbridge.runs import DEFAULT_ALLOWED_ENV, RunSettings
+    from toxbridge.server import ServerSettings, serve_forever
+
+    root = os.path.abspath(args.root)
+    if not os.path.isdir(root):
+        raise ConfigError(f"--root {args.root!r} is not a directory")
+    try:
+        tox_version: str | None = metadata.version("tox")
+    except metadata.PackageNotFoundError:
+        tox_version = None
+    settings = ServerSettings(
+        endpoint=resolve_endpoint(args, server=True),
+        run=RunSettings(
+            root=root,
+            tox_command=(sys.executable, "-m", "tox"),
+            stop_policy=StopPolicy(args.sigint_grace, args.sigterm_grace),
+            allowed_env=(*DEFAULT_ALLOWED_ENV, *args.allow_env),
+            tox_version=tox_version,
+        ),
+        liveness_s=args.liveness,
+        max_message_bytes=args.max_message_size,
+        insecure=args.insecure,
+    )
+    become_subreaper()
+    asyncio.run(serve_forever(settings))
+    return 0

@@ -1,0 +1,236 @@
+"""Runs on the server side: their state, the queue, and relaying one run's output.
+
+One tox at a time: `RunQueue` hands runs to the server's scheduler in order. `execute`
+starts tox for a run, relays its output as `output` messages only while the client has
+credit (so nothing is ever dropped by the ROUTER), and cancels the whole process tree
+when asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from toxbridge import protocol
+from toxbridge.errors import ProtocolError
+from toxbridge.runner import ChildProcess, StopPolicy
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 256 * 1024
+MAX_CREDIT = 1024  # bounds what a misbehaving client can make us queue in the socket
+CANCELLED_BEFORE_START = 130  # the shell's status for ^C
+COMMAND_NOT_FOUND = 127  # the shell's status for a command that cannot be run
+
+# What a request may set in tox's environment; the server adds more with --allow-env.
+DEFAULT_ALLOWED_ENV = (
+    "COLUMNS",
+    "LINES",
+    "TERM",
+    "FORCE_COLOR",
+    "NO_COLOR",
+    "PY_COLORS",
+    "PYTEST_ADDOPTS",
+    "PYTHONHASHSEED",
+    "PYTHONWARNINGS",
+    "PYTHONFAULTHANDLER",
+    "PYTHONDEVMODE",
+    "TOXBRIDGE_USER_*",
+)
+
+Send = Callable[[Sequence[bytes], protocol.Reply], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    root: str
+    tox_command: tuple[str, ...]
+    stop_policy: StopPolicy = field(default_factory=StopPolicy)
+    allowed_env: tuple[str, ...] = DEFAULT_ALLOWED_ENV
+    tox_version: str | None = None
+
+
+class ActiveRun:
+    """A run from the moment it is accepted until its `exit` has been sent."""
+
+    def __init__(self, envelope: Sequence[bytes], request: protocol.Run) -> None:
+        self.envelope = tuple(envelope)
+        self.request = request
+        self.id = request.id
+        self.credit = min(request.credit, MAX_CREDIT)
+        self.cancel_requested = asyncio.Event()
+        self.abandoned = False  # the client is gone: discard output instead of waiting
+        self.pid: int | None = None
+        self.started_at: float | None = None
+        self._credit_granted = asyncio.Event()
+
+    @property
+    def client(self) -> bytes:
+        return self.envelope[0]
+
+    def grant(self, n: int) -> None:
+        self.credit = min(self.credit + n, MAX_CREDIT)
+        self._credit_granted.set()
+
+    def cancel(self, *, abandon: bool = False) -> None:
+        self.abandoned = self.abandoned or abandon
+        self.cancel_requested.set()
+        self._credit_granted.set()
+
+    async def take_credit(self) -> bool:
+        """Wait for credit for one output message; False means: discard it (client gone)."""
+        while self.credit <= 0 and not self.abandoned:
+            self._credit_granted.clear()
+            await self._credit_granted.wait()
+        if self.abandoned:
+            return False
+        self.credit -= 1
+        return True
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "args": list(self.request.args),
+            "pid": self.pid,
+            "started": self.started_at,
+            "client": self.client.hex()[:16],
+        }
+
+
+class RunQueue:
+    """Runs waiting for their turn, plus the one running now."""
+
+    def __init__(self) -> None:
+        self.waiting: deque[ActiveRun] = deque()
+        self.current: ActiveRun | None = None
+        self._added = asyncio.Event()
+
+    def __iter__(self) -> Iterator[ActiveRun]:
+        if self.current is not None:
+            yield self.current
+        yield from self.waiting
+
+    def add(self, run: ActiveRun) -> int:
+        """Queue `run`; returns its position (0 = it runs next)."""
+        self.waiting.append(run)
+        self._added.set()
+        return len(self.waiting) - 1 + (self.current is not None)
+
+    def remove(self, run: ActiveRun) -> None:
+        with contextlib.suppress(ValueError):
+            self.waiting.remove(run)
+
+    def find(self, client: bytes, run_id: str) -> ActiveRun | None:
+        return next((r for r in self if r.client == client and r.id == run_id), None)
+
+    async def next_run(self) -> ActiveRun | None:
+        """The next run, or None when woken by `wake()` with nothing waiting."""
+        if not self.waiting:
+            self._added.clear()
+            await self._added.wait()
+        return self.waiting.popleft() if self.waiting else None
+
+    def wake(self) -> None:
+        self._added.set()
+
+
+def build_env(
+    request: protocol.Run, allowed: Sequence[str], base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """tox's environment: the server's, the request's allowed overrides, and colour."""
+    env = dict(os.environ if base is None else base)
+    for name in request.env:
+        if not env_name_allowed(name, allowed):
+            raise ProtocolError(
+                protocol.ErrorCode.BAD_ARGS.value,
+                f"environment variable {name!r} may not be set by a client; allowed: "
+                f"{', '.join(allowed)} (the server adds more with --allow-env)",
+                request.id,
+            )
+    env.update(request.env)
+    if request.color:
+        env.pop("NO_COLOR", None)
+        env.update(FORCE_COLOR="1", PY_COLORS="1")
+    return env
+
+
+def env_name_allowed(name: str, allowed: Sequence[str]) -> bool:
+    return any(
+        name.startswith(pattern[:-1]) if pattern.endswith("*") else name == pattern
+        for pattern in allowed
+    )
+
+
+def tox_argv(settings: RunSettings, request: protocol.Run) -> list[str]:
+    colour = ["--colored", "yes"] if request.color else []
+    return [*settings.tox_command, *colour, *request.args]
+
+
+async def execute(run: ActiveRun, settings: RunSettings, send: Send) -> None:
+    """Run tox for `run` and relay everything up to and including its `exit`."""
+    started = time.monotonic()
+    code = CANCELLED_BEFORE_START
+    try:
+        async with ChildProcess.start(
+            tox_argv(settings, run.request),
+            cwd=settings.root,
+            env=build_env(run.request, settings.allowed_env),
+            policy=settings.stop_policy,
+        ) as child:
+            run.pid, run.started_at = child.pid, time.time()
+            log.info("run %s started tox (pid %d): %s", run.id, child.pid, run.request.args)
+            started_msg = protocol.Started(run.id, child.pid, settings.root, settings.tox_version)
+            await send(run.envelope, started_msg)
+            async with asyncio.TaskGroup() as tasks:
+                exited = tasks.create_task(child.wait())
+                canceller = tasks.create_task(_stop_on_cancel(run, child, settings.stop_policy))
+                await _relay(run, child, send)
+                code = await exited
+                if not child.stopping:
+                    canceller.cancel()
+    except OSError as error:
+        # tox could not be started at all: say so as the shell would, and end the run
+        log.error("run %s: cannot start tox: %s", run.id, error)
+        code = COMMAND_NOT_FOUND
+        text = f"toxbridge: cannot start {' '.join(settings.tox_command)}: {error}\n"
+        await send(run.envelope, protocol.Output(run.id, protocol.Stream.STDERR, 0, text.encode()))
+    finally:
+        duration = time.monotonic() - started
+        cancelled = run.cancel_requested.is_set()
+        log.info("run %s exited %d (cancelled=%s) in %.2fs", run.id, code, cancelled, duration)
+        if not run.abandoned:
+            await send(run.envelope, protocol.Exit(run.id, code, cancelled, round(duration, 4)))
+
+
+async def _stop_on_cancel(run: ActiveRun, child: ChildProcess, policy: StopPolicy) -> None:
+    await run.cancel_requested.wait()
+    log.info("run %s: stopping process group %d", run.id, child.pid)
+    await child.stop(policy)
+
+
+async def _relay(run: ActiveRun, child: ChildProcess, send: Send) -> None:
+    seq = 0
+    while True:
+        keep = await run.take_credit()
+        chunk = await child.read(CHUNK_BYTES)
+        if chunk is None:
+            return
+        if keep:
+            stream = protocol.Stream(chunk.pipe.value)
+            await send(run.envelope, protocol.Output(run.id, stream, seq, chunk.data))
+            seq += 1
+        # a child that never pauses must not starve pings and cancels
+        await asyncio.sleep(0)
+
+
+async def reject_queued(run: ActiveRun, send: Send) -> None:
+    """End a run that was cancelled before it started."""
+    run.cancel_requested.set()
+    if not run.abandoned:
+        await send(run.envelope, protocol.Exit(run.id, CANCELLED_BEFORE_START, True, 0.0))

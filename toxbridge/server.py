@@ -1,0 +1,315 @@
+"""`toxbridge serve`: the ROUTER socket, request dispatch, the scheduler and the watchdog.
+
+Everything a client sends is decoded by `protocol.decode`; anything malformed gets an
+`error` reply and the server carries on. Output travels only against credit, and every
+send is non-blocking, so one slow or dead client can neither lose another client's
+output nor stall the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import zmq
+import zmq.asyncio
+
+from toxbridge import __version__, protocol
+from toxbridge.config import DEFAULT_LIVENESS_S, Endpoint
+from toxbridge.errors import ConfigError, ProtocolError
+from toxbridge.runs import ActiveRun, RunQueue, RunSettings, build_env, execute, reject_queued
+
+log = logging.getLogger(__name__)
+
+SEND_HWM = 10_000  # far above any client's credit, so output never meets the high-water mark
+OUTPUT_RETRY_S = 0.005
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    endpoint: Endpoint
+    run: RunSettings
+    liveness_s: float = DEFAULT_LIVENESS_S
+    max_message_bytes: int = 1 << 20
+    insecure: bool = False
+    linger_ms: int = 1000
+    socket_options: dict[int, int] = field(default_factory=dict)
+
+
+class Server:
+    """Serves until `quit` or `stop()`; use `async with Server(...) as server` then `serve()`."""
+
+    def __init__(self, settings: ServerSettings, context: zmq.asyncio.Context | None = None):
+        if not settings.endpoint.is_private() and not settings.insecure:
+            raise ConfigError(
+                f"refusing to bind {settings.endpoint} without authentication: anyone who "
+                "reaches it could run commands. Bind 127.0.0.1 or an ipc:// path, or pass "
+                "--insecure if the network is trusted"
+            )
+        self.settings = settings
+        self._context = context or zmq.asyncio.Context.instance()
+        self._socket: zmq.asyncio.Socket | None = None
+        self.queue = RunQueue()
+        self._last_heard: dict[bytes, float] = {}
+        self._stopping = False
+        self._stop_now = False
+        self.bound = asyncio.Event()
+        self.address = str(settings.endpoint)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        socket = self._open_socket()
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                receiver = tasks.create_task(self._receive_loop(socket))
+                watchdog = tasks.create_task(self._watchdog_loop())
+                await self._schedule_loop()
+                receiver.cancel()
+                watchdog.cancel()
+        finally:
+            socket.close(linger=self.settings.linger_ms)
+            self._socket = None
+            log.info("server stopped")
+
+    def _open_socket(self) -> zmq.asyncio.Socket:
+        socket = self._context.socket(zmq.ROUTER)
+        socket.setsockopt(zmq.ROUTER_MANDATORY, 1)  # unroutable = error, never a silent drop
+        socket.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        socket.setsockopt(zmq.SNDHWM, SEND_HWM)
+        socket.setsockopt(zmq.MAXMSGSIZE, self.settings.max_message_bytes)
+        for option, value in self.settings.socket_options.items():
+            socket.setsockopt(option, value)
+        try:
+            socket.bind(str(self.settings.endpoint))
+        except zmq.ZMQError as error:
+            socket.close(linger=0)
+            raise ConfigError(f"cannot listen on {self.settings.endpoint}: {error}") from None
+        self.address = socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._socket = socket
+        self.bound.set()
+        log.info("listening on %s (tox root %s)", self.address, self.settings.run.root)
+        return socket
+
+    def stop(self, *, now: bool) -> None:
+        """Stop accepting runs; with `now`, cancel the running and queued ones too."""
+        self._stopping = True
+        if now and not self._stop_now:
+            self._stop_now = True
+            for run in list(self.queue):
+                run.cancel()
+        self.queue.wake()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        log.warning("received %s: cancelling runs and shutting down", sig.name)
+        self.stop(now=True)
+
+    # -- scheduling ------------------------------------------------------------------
+
+    async def _schedule_loop(self) -> None:
+        while True:
+            if self._stopping and (self._stop_now or not self.queue.waiting):
+                for waiting in list(self.queue.waiting):
+                    self.queue.remove(waiting)
+                    await reject_queued(waiting, self._send)
+                return
+            run = await self.queue.next_run()
+            if run is None:
+                continue
+            if run.cancel_requested.is_set():
+                await reject_queued(run, self._send)
+                continue
+            self.queue.current = run
+            await self._announce_positions()
+            try:
+                await execute(run, self.settings.run, self._send)
+            finally:
+                self.queue.current = None
+
+    async def _announce_positions(self) -> None:
+        for position, run in enumerate(self.queue.waiting, start=1):
+            await self._send(run.envelope, protocol.Queued(run.id, position))
+
+    async def _watchdog_loop(self) -> None:
+        interval = min(1.0, self.settings.liveness_s / 4)
+        while True:
+            await asyncio.sleep(interval)
+            deadline = time.monotonic() - self.settings.liveness_s
+            for run in list(self.queue):
+                if not run.abandoned and self._last_heard.get(run.client, 0.0) < deadline:
+                    log.warning(
+                        "run %s: client silent for %.1fs, cancelling",
+                        run.id,
+                        self.settings.liveness_s,
+                    )
+                    self._abandon(run)
+            active = {run.client for run in self.queue}
+            for client, heard in list(self._last_heard.items()):
+                if client not in active and heard < deadline:
+                    del self._last_heard[client]
+
+    def _abandon(self, run: ActiveRun) -> None:
+        run.cancel(abandon=True)
+        if run is not self.queue.current:
+            self.queue.remove(run)
+
+    # -- receiving -------------------------------------------------------------------
+
+    async def _receive_loop(self, socket: zmq.asyncio.Socket) -> None:
+        while True:
+            frames = await socket.recv_multipart()
+            envelope, body = _split_envelope(frames)
+            self._last_heard[envelope[0]] = time.monotonic()
+            try:
+                message = protocol.decode(body)
+                if not isinstance(message, protocol.Request):
+                    raise ProtocolError(
+                        protocol.ErrorCode.UNKNOWN_KIND.value,
+                        f"{type(message).__name__.lower()} is a reply, not a request",
+                        message.id,
+                    )
+                await self._dispatch(envelope, message)
+            except ProtocolError as error:
+                log.info("bad request from %s: %s %s", envelope[0].hex()[:16], error.code, error)
+                await self._send(envelope, protocol.error_reply(error))
+            except Exception:
+                log.exception("internal error while handling a request")
+                await self._send(
+                    envelope,
+                    protocol.Error(None, protocol.ErrorCode.INTERNAL, "internal server error"),
+                )
+
+    async def _dispatch(self, envelope: Sequence[bytes], message: protocol.Request) -> None:
+        client = envelope[0]
+        if not isinstance(message, protocol.Credit | protocol.Heartbeat):
+            log.info("%s %s from %s", type(message).__name__.lower(), message.id, client.hex()[:16])
+        match message:
+            case protocol.Run():
+                await self._accept_run(envelope, message)
+            case protocol.Credit(id=run_id, n=n):
+                run = self.queue.find(client, run_id)
+                if run is None:
+                    raise _unknown_run(run_id)
+                run.grant(n)
+            case protocol.Heartbeat(id=run_id):
+                run = self.queue.find(client, run_id)
+                if run is None:
+                    raise _unknown_run(run_id)
+                state = "running" if run is self.queue.current else "queued"
+                await self._send(envelope, protocol.Alive(run_id, state))
+            case protocol.Cancel(target=target):
+                cancelled = await self._cancel(client, target)
+                await self._send(envelope, protocol.Ack(message.id, tuple(cancelled)))
+            case protocol.Ping():
+                await self._send(envelope, self._pong(message.id))
+            case protocol.Quit(now=now):
+                await self._send(envelope, protocol.Ack(message.id))
+                self.stop(now=now)
+
+    async def _accept_run(self, envelope: Sequence[bytes], request: protocol.Run) -> None:
+        if self._stopping:
+            raise ProtocolError(
+                protocol.ErrorCode.BUSY.value, "the server is shutting down", request.id
+            )
+        if self.queue.find(envelope[0], request.id) is not None:
+            raise ProtocolError(
+                protocol.ErrorCode.BAD_ARGS.value,
+                f"a run with id {request.id!r} is already active",
+                request.id,
+            )
+        build_env(request, self.settings.run.allowed_env, base={})  # refuse bad env now
+        position = self.queue.add(ActiveRun(envelope, request))
+        if position > 0:
+            await self._send(envelope, protocol.Queued(request.id, position))
+
+    async def _cancel(self, client: bytes, target: str | None) -> list[str]:
+        if target is None:
+            runs = [run for run in self.queue if run.client == client]
+        elif target == "current":
+            runs = [self.queue.current] if self.queue.current is not None else []
+        else:
+            runs = [run for run in self.queue if run.id == target]
+        for run in runs:
+            run.cancel()
+            if run is not self.queue.current:
+                self.queue.remove(run)  # it never started: end it here
+                await reject_queued(run, self._send)
+        return [run.id for run in runs]
+
+    def _pong(self, request_id: str) -> protocol.Pong:
+        current = self.queue.current
+        return protocol.Pong(
+            request_id,
+            time.time(),
+            __version__,
+            protocol.PROTOCOL_VERSION,
+            (current.describe(),) if current is not None else (),
+            len(self.queue.waiting),
+        )
+
+    # -- sending ---------------------------------------------------------------------
+
+    async def _send(self, envelope: Sequence[bytes], message: protocol.Reply) -> bool:
+        """Send without ever blocking the server; False if the client is gone."""
+        socket = self._socket
+        if socket is None:
+            return False
+        frames = [*envelope, *protocol.encode(message)]
+        while True:
+            try:
+                await socket.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
+                return True
+            except zmq.Again:
+                if not isinstance(message, protocol.Output):
+                    log.warning(
+                        "client %s is not reading; dropped a %s reply",
+                        envelope[0].hex()[:16],
+                        type(message).__name__.lower(),
+                    )
+                    return False
+                await asyncio.sleep(OUTPUT_RETRY_S)  # output is never dropped: wait for room
+            except zmq.ZMQError as error:
+                if error.errno != errno.EHOSTUNREACH:
+                    raise
+                self._client_gone(envelope[0])
+                return False
+
+    def _client_gone(self, client: bytes) -> None:
+        for run in list(self.queue):
+            if run.client == client and not run.abandoned:
+                log.warning("run %s: client disconnected, cancelling", run.id)
+                self._abandon(run)
+
+
+def _split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """Identity (plus the empty delimiter a REQ socket adds) and the message proper."""
+    if len(frames) > 1 and frames[1] == b"":
+        return frames[:2], frames[2:]
+    return frames[:1], frames[1:]
+
+
+def _unknown_run(run_id: str) -> ProtocolError:
+    return ProtocolError(
+        protocol.ErrorCode.UNKNOWN_RUN.value,
+        f"no active run {run_id!r} from this client (did the server restart?)",
+        run_id,
+    )
+
+
+async def serve_forever(settings: ServerSettings) -> None:
+    """Run a server until quit or SIGTERM/SIGINT."""
+    server = Server(settings)
+    server.install_signal_handlers()
+    with contextlib.suppress(asyncio.CancelledError):
+        await server.serve()
