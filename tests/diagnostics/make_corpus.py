@@ -161,7 +161,7 @@ def recurse(n):
     return recurse(n - 1)
 '''
 
-TEST_BASIC = '''
+TEST_BASIC = """
 import json
 import logging
 import warnings
@@ -241,9 +241,9 @@ def test_logs_then_fails():
     logging.getLogger("app").warning("tests/test_basic.py:1: a warning line")
     print("captured stdout line")
     assert 0, "after logging"
-'''
+"""
 
-TEST_PARAMS = '''
+TEST_PARAMS = """
 import pytest
 
 
@@ -267,9 +267,9 @@ class TestThing:
     class TestInner:
         def test_inner(self):
             raise KeyError("inner")
-'''
+"""
 
-TEST_FIXTURES = '''
+TEST_FIXTURES = """
 import pytest
 
 
@@ -294,9 +294,9 @@ def test_teardown_error(broken_teardown):
 
 def test_fail_and_teardown_error(broken_teardown):
     assert broken_teardown == 2
-'''
+"""
 
-TEST_UNIT = '''
+TEST_UNIT = """
 import unittest
 
 
@@ -309,9 +309,9 @@ class CalcTest(unittest.TestCase):
 
     def test_ok(self):
         self.assertTrue(True)
-'''
+"""
 
-TEST_HYP = '''
+TEST_HYP = """
 from hypothesis import given, settings, strategies as st
 
 
@@ -319,24 +319,24 @@ from hypothesis import given, settings, strategies as st
 @given(st.integers(min_value=0, max_value=100))
 def test_small(x):
     assert x < 10
-'''
+"""
 
-TEST_IMPORT = '''
+TEST_IMPORT = """
 import nonexistent_module_for_corpus
 
 
 def test_never():
     pass
-'''
+"""
 
-TEST_SYNTAX = '''
+TEST_SYNTAX = """
 def test_broken(:
     pass
-'''
+"""
 
-BROKEN_CONFTEST = '''
+BROKEN_CONFTEST = """
 raise ValueError("conftest is broken")
-'''
+"""
 
 TOX_INI = """
 [tox]
@@ -447,10 +447,25 @@ def run_one(name: str, runner: str, args: list[str]) -> None:
     if truth_file.exists():
         lines = truth_file.read_text(encoding="utf-8").splitlines()
         records = sorted((json.loads(line) for line in lines), key=lambda r: json.dumps(r))
+        if "-n" in args:
+            records = _dedupe_collect(records)
     meta = {"root": str(PROJ), "command": command[1:], "exit": done.returncode}
     text = json.dumps({"meta": meta, "truth": records}, indent=1, ensure_ascii=False)
     (DATA / f"{name}.truth.json").write_text(text + "\n", encoding="utf-8")
     print(f"{name}: exit {done.returncode}, {len(records)} truth records")
+
+
+def _dedupe_collect(records: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Every xdist worker reports a collection error; the controller shows it once."""
+    seen: set[str] = set()
+    kept = []
+    for record in records:
+        key = json.dumps(record)
+        if record["kind"] == "collect" and key in seen:
+            continue
+        seen.add(key)
+        kept.append(record)
+    return kept
 
 
 def broken_root_conftest() -> None:
