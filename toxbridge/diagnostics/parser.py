@@ -164,7 +164,7 @@ class DiagnosticParser:
         if line.startswith("rootdir: "):
             self._rootdir = line[9:].partition(", ")[0].strip()
             return
-        if not line.endswith("%]"):
+        if not line.endswith("%]") and not line.startswith("[gw"):
             return
         progress = parse_progress(line)
         if progress is None:
@@ -243,7 +243,8 @@ class DiagnosticParser:
     def _warning_line(self, line: str, first: str) -> None:
         if first == " ":
             match = _WARNING.match(line)
-            if match:
+            # Warnings raised inside installed packages are not the user's to fix.
+            if match and is_project_path(match.group(1)):
                 path, number, kind, text = match.groups()
                 test = self._warning_test
                 diagnostic = self._diagnostic(path, int(number), f"{kind}: {text}", test)

@@ -9,7 +9,7 @@ from toxbridge.diagnostics.model import RunStatus
 
 _PERCENT = re.compile(r"\[\s*(\d+)%\]$")
 _VERBOSE = re.compile(r"(\S.*?::.*?) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
-_XDIST = re.compile(r"\[gw\d+\] \[\s*\d+%\] (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (.+)$")
+_XDIST = re.compile(r"\[gw\d+\] \[\s*(\d+)%\] (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (.+?)\s*$")
 _COUNT = re.compile(r"(\d+) (failed|passed|errors?)\b")
 # `25 failed, 6 passed, 1 xfailed in 0.69s` (with or without `=` around it), `no tests ran`
 STATS = re.compile(r"(?:\d+ \w+(?:, \d+ \w+)*|no tests ran) in [\d.]+s(?: \([\d:]+\))?$")
@@ -28,13 +28,15 @@ class ProgressLine:
 
 def parse_progress(line: str) -> ProgressLine | None:
     """`tests/t.py ..F [ 45%]`, `tests/t.py::t PASSED [ 45%]` or xdist's `[gw0] [ 45%] …`."""
+    if line.startswith("[gw"):
+        xdist = _XDIST.match(line)
+        if xdist is None:
+            return None
+        return _verbose(xdist.group(3), xdist.group(2), int(xdist.group(1)))
     match = _PERCENT.search(line)
     if match is None:
         return None
     percent = int(match.group(1))
-    xdist = _XDIST.match(line) if line.startswith("[gw") else None
-    if xdist is not None:
-        return _verbose(xdist.group(2).strip(), xdist.group(1), percent)
     if "::" in line:
         verbose = _VERBOSE.match(line)
         if verbose is not None:
