@@ -24,7 +24,7 @@ system_site_packages = true
 package = skip
 commands = python -m pytest -q -p no:cacheprovider {posargs:test_sample.py}
 [testenv:echo]
-commands = python -c "import sys; print('echo', *sys.argv[1:]); print('to stderr', file=sys.stderr)" {posargs}
+commands = python {toxinidir}/echo.py {posargs}
 [testenv:exit]
 commands = python -c "import sys; sys.exit(int(sys.argv[1]))" {posargs:0}
 [testenv:big]
@@ -57,7 +57,7 @@ def make_project(root: Path) -> Path:
     (root / "tox.ini").write_text(TOX_INI)
     (root / "test_sample.py").write_text(TEST_SAMPLE)
     (root / "test_ok.py").write_text("def test_ok():\n    assert True\n")
-    for helper in ("big.py", "tree.py"):
+    for helper in ("big.py", "tree.py", "echo.py"):
         (root / helper).write_text((HELPERS / helper).read_text())
     return root
 

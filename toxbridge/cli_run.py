@@ -29,13 +29,24 @@ _WITH_VALUE = {"-H", "--host", "-p", "--port", "--endpoint", "--timeout", "--liv
 _FLAGS = {"--local", "-h", "--help"}
 
 
+_SAME = {"-H": "--host", "-p": "--port", "-h": "--help"}
+
+
 def split_argv(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(toxbridge's options, tox's arguments)."""
+    """(toxbridge's options, tox's arguments).
+
+    Each of toxbridge's options is taken once: a second `-p` is tox's (`-p auto`).
+    """
     own: list[str] = []
+    seen: set[str] = set()
     index = 0
     while index < len(argv):
         token = argv[index]
         name = token.split("=", 1)[0]
+        canonical = _SAME.get(name, name)
+        if canonical in seen:
+            break
+        seen.add(canonical)
         if token in _FLAGS or (name in _WITH_VALUE and "=" in token):
             own.append(token)
         elif token in _WITH_VALUE and index + 1 < len(argv):

@@ -294,7 +294,7 @@ class Server:
 
 def _split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
     """Identity (plus the empty delimiter a REQ socket adds) and the message proper."""
-    if len(frames) > 1 and frames[1] == b"":
+    if len(frames) > 2 and frames[1] == b"":
         return frames[:2], frames[2:]
     return frames[:1], frames[1:]
 
@@ -309,7 +309,12 @@ def _unknown_run(run_id: str) -> ProtocolError:
 
 async def serve_forever(settings: ServerSettings) -> None:
     """Run a server until quit or SIGTERM/SIGINT."""
-    server = Server(settings)
-    server.install_signal_handlers()
-    with contextlib.suppress(asyncio.CancelledError):
-        await server.serve()
+    context = zmq.asyncio.Context()
+    try:
+        server = Server(settings, context)
+        server.install_signal_handlers()
+        with contextlib.suppress(asyncio.CancelledError):
+            await server.serve()
+    finally:
+        # term() waits (up to the linger) until the last replies, such as `exit`, are out
+        context.term()

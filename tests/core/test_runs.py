@@ -45,7 +45,7 @@ async def wait_exited(pid: int) -> None:
     try:
         loop = asyncio.get_running_loop()
         exited = loop.create_future()
-        loop.add_reader(fd, lambda: exited.done() or exited.set_result(None))
+        loop.add_reader(fd, lambda: None if exited.done() else exited.set_result(None))
         try:
             await exited
         finally:
@@ -142,7 +142,8 @@ def _stream_digest(argv: list[str]) -> tuple[int, str]:
 def _stream_digest_and_stderr(argv: list[str]) -> tuple[int, str, bytes, int]:
     """Hash a command's stdout as it streams, never holding it in memory."""
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
-        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout is not None
+        assert process.stderr is not None
         digest, received = hashlib.sha256(), 0
         while chunk := process.stdout.read(1 << 20):
             digest.update(chunk)
@@ -252,7 +253,8 @@ def test_second_interrupt_in_a_terminal(server: RunningServer) -> None:
 def test_first_interrupt_cancels_and_reports_real_exit(server: RunningServer) -> None:
     output, code = _interrupt_in_pty(server, presses=1)
     assert b"cancelling the remote run" in output
-    assert code != 0 and code != 130 or b"cancelled" in output
+    assert b"interrupt tox environment: tree" in output  # tox itself saw the SIGINT
+    assert code not in (0, 130)  # tox's own status for an interrupted run
 
 
 def _interrupt_in_pty(server: RunningServer, presses: int) -> tuple[bytes, int]:
@@ -261,7 +263,7 @@ def _interrupt_in_pty(server: RunningServer, presses: int) -> tuple[bytes, int]:
 
     pid, master = pty.fork()
     if pid == 0:  # the child: become `toxbridge run` on the terminal
-        os.execv(sys.executable, toxbridge("run", *server.client_args(), "-e", "tree"))
+        os.execv(sys.executable, toxbridge("run", *server.client_args(), "-e", "tree"))  # noqa: S606
     transcript = b""
     pressed = 0
     try:
