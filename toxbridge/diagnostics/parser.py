@@ -18,13 +18,7 @@ from toxbridge.diagnostics.ansi import LineSplitter
 from toxbridge.diagnostics.block import LOCATION, BlockKind, FailureBlock, with_type
 from toxbridge.diagnostics.model import Diagnostic, Location, RunStatus, Severity
 from toxbridge.diagnostics.paths import PathMapper, is_project_path, relative_to
-from toxbridge.diagnostics.progress import (
-    STATS,
-    TOX_COMMAND,
-    apply_progress,
-    apply_stats,
-    parse_progress,
-)
+from toxbridge.diagnostics.progress import STATS, TOX_COMMAND, final_counts, parse_progress
 
 _SECTION = re.compile(r"=+ (.+?) =+$")
 _HEADER = re.compile(r"_{2,} (.+?) _{2,}$")
@@ -77,12 +71,18 @@ class DiagnosticParser:
         self._section = Section.NONE
         self._block: FailureBlock | None = None
         self._rootdir: str | None = None
-        self._status = RunStatus()
+        self._env: str | None = None
+        self._reset_counts()
         self._reset_session()
 
     @property
     def status(self) -> RunStatus:
-        return self._status
+        return RunStatus(self._env, self._passed, self._failed, self._percent)
+
+    def _reset_counts(self) -> None:
+        self._passed = 0
+        self._failed = 0
+        self._percent: int | None = None
 
     def feed(self, data: bytes) -> list[Diagnostic]:
         for line in self._splitter.feed(data):
@@ -118,7 +118,9 @@ class DiagnosticParser:
             if match:
                 self._start_section(match.group(1))
                 return
-        if section is Section.FAILURES or section is Section.ERRORS:
+        if section is Section.SESSION:
+            self._session_line(line)
+        elif section is Section.FAILURES or section is Section.ERRORS:
             self._failure_line(line, first)
         elif first.isdigit() and STATS.match(line):
             # `-q` prints the final counts without the `=` decoration.
@@ -127,8 +129,6 @@ class DiagnosticParser:
             self._summary_line(line, first)
         elif section is Section.WARNINGS:
             self._warning_line(line, first)
-        elif section is Section.SESSION:
-            self._session_line(line)
         elif section is Section.NONE:
             self._outside_line(line)
         if "commands" in line:
@@ -140,7 +140,7 @@ class DiagnosticParser:
             self._flush_line_items()
             self._reset_session()
             self._section = Section.SESSION
-            self._status = RunStatus(env=self._status.env)
+            self._reset_counts()
         elif STATS.search(title):
             self._end_session(title)
         else:
@@ -149,7 +149,8 @@ class DiagnosticParser:
     def _end_session(self, stats: str) -> None:
         self._finish_block()
         self._flush_line_items()
-        self._status = apply_stats(self._status, stats)
+        self._passed, self._failed = final_counts(stats)
+        self._percent = 100
         self._section = Section.NONE
 
     def _tox_line(self, line: str) -> None:
@@ -158,23 +159,32 @@ class DiagnosticParser:
             self._finish_block()
             self._flush_line_items()
             self._section = Section.NONE
-            self._status = RunStatus(env=match.group(1))
+            self._env = match.group(1)
+            self._reset_counts()
 
     def _session_line(self, line: str) -> None:
         if line.startswith("rootdir: "):
             self._rootdir = line[9:].partition(", ")[0].strip()
             return
-        if not line.endswith("%]") and not line.startswith("[gw"):
+        if line.endswith("%]"):
+            digits = line[line.rfind("[") + 1 : -2].strip()
+            if " PASSED " in line and digits.isdigit():
+                # Most of a verbose log: count it without a regex.
+                self._passed += 1
+                self._percent = int(digits)
+                return
+        elif not line.startswith("[gw"):
             return
         progress = parse_progress(line)
         if progress is None:
             return
-        self._status = apply_progress(self._status, progress)
-        if progress.nodeid is not None:
-            suffix = progress.nodeid.partition("::")[2]
-            known = self._known.setdefault(suffix, [])
-            if progress.nodeid not in known:
-                known.append(progress.nodeid)
+        nodeid, passed, failed, self._percent = progress
+        self._passed += passed
+        self._failed += failed
+        if nodeid is not None:
+            known = self._known.setdefault(nodeid.partition("::")[2], [])
+            if nodeid not in known:
+                known.append(nodeid)
 
     def _outside_line(self, line: str) -> None:
         """Before or after a session: a conftest that fails to import, or `-q` stats."""
@@ -294,7 +304,7 @@ class DiagnosticParser:
             severity=Severity.ERROR,
             message=message or "failed",
             test=test,
-            env=self._status.env,
+            env=self._env,
         )
 
     def _test_id(self, block: FailureBlock) -> str | None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-
-from toxbridge.diagnostics.model import RunStatus
 
 _PERCENT = re.compile(r"\[\s*(\d+)%\]$")
 _VERBOSE = re.compile(r"(\S.*?::.*?) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
@@ -16,17 +13,12 @@ STATS = re.compile(r"(?:\d+ \w+(?:, \d+ \w+)*|no tests ran) in [\d.]+s(?: \([\d:
 TOX_COMMAND = re.compile(r"(\S+): commands(?:_pre|_post)?\[\d+\]> ")
 
 
-@dataclass(frozen=True, slots=True)
-class ProgressLine:
-    """One progress line: the node id it names (verbose modes) and what it adds."""
-
-    nodeid: str | None
-    passed: int
-    failed: int
-    percent: int
+# (node id shown in verbose modes, passed, failed, percent): a plain tuple because a
+# verbose log has one progress line per test and this is the parser's hottest path.
+Progress = tuple[str | None, int, int, int]
 
 
-def parse_progress(line: str) -> ProgressLine | None:
+def parse_progress(line: str) -> Progress | None:
     """`tests/t.py ..F [ 45%]`, `tests/t.py::t PASSED [ 45%]` or xdist's `[gw0] [ 45%] …`."""
     if line.startswith("[gw"):
         xdist = _XDIST.match(line)
@@ -44,27 +36,20 @@ def parse_progress(line: str) -> ProgressLine | None:
     # The letters never contain spaces; a file name before them may contain an F.
     letters = line[: match.start()].rstrip().rpartition(" ")[2]
     failed = letters.count("F") + letters.count("E")
-    return ProgressLine(None, letters.count("."), failed, percent)
+    return None, letters.count("."), failed, percent
 
 
-def _verbose(nodeid: str, word: str, percent: int) -> ProgressLine:
+def _verbose(nodeid: str, word: str, percent: int) -> Progress:
     failed = 1 if word in ("FAILED", "ERROR") else 0
-    return ProgressLine(nodeid, 1 if word == "PASSED" else 0, failed, percent)
+    return nodeid, 1 if word == "PASSED" else 0, failed, percent
 
 
-def apply_progress(status: RunStatus, progress: ProgressLine) -> RunStatus:
-    return replace(
-        status,
-        passed=status.passed + progress.passed,
-        failed=status.failed + progress.failed,
-        percent=progress.percent,
-    )
-
-
-def apply_stats(status: RunStatus, line: str) -> RunStatus:
-    """The final `N failed, M passed …` line has the exact counts."""
-    counts = {"passed": 0, "failed": 0}
+def final_counts(line: str) -> tuple[int, int]:
+    """(passed, failed) from the final `N failed, M passed …` line; errors count as failed."""
+    passed = failed = 0
     for number, word in _COUNT.findall(line):
-        key = "passed" if word == "passed" else "failed"
-        counts[key] += int(number)
-    return replace(status, passed=counts["passed"], failed=counts["failed"], percent=100)
+        if word == "passed":
+            passed += int(number)
+        else:
+            failed += int(number)
+    return passed, failed
