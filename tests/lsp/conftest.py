@@ -1,0 +1,198 @@
+"""Fixtures for the bridge's end-to-end tests: a sample project whose tests fail at known
+lines (one of them waits for a file the test creates), a real `toxbridge serve` on a free
+port, and the real `toxbridge lsp` driven by pytest-lsp with a real editor's capabilities.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from tests.conftest import RunningServer, start_server
+
+TOX_INI = """\
+[tox]
+env_list = early, late
+[testenv]
+skip_install = true
+system_site_packages = true
+package = skip
+pass_env = TOXBRIDGE_USER_*
+commands = python -m pytest -p no:cacheprovider {posargs}
+[testenv:early]
+commands = python -m pytest -p no:cacheprovider test_early.py {posargs}
+[testenv:late]
+commands = python -m pytest -p no:cacheprovider test_late.py {posargs}
+[testenv:ok]
+commands = python -m pytest -p no:cacheprovider test_ok.py {posargs}
+"""
+
+TEST_EARLY = """\
+def test_passes():
+    assert True
+
+
+def test_fails_early():
+    assert 1 == 2, "early failure"
+"""
+EARLY_FAIL_LINE = 6  # 1-based
+
+# The sample itself polls for the release file: it stands in for a slow test.
+TEST_LATE = """\
+import os
+import pathlib
+import time
+
+
+def test_fails_late():
+    pidfile = os.environ.get("TOXBRIDGE_USER_PIDFILE")
+    if pidfile:
+        pathlib.Path(pidfile).write_text(str(os.getpid()))
+    release = os.environ.get("TOXBRIDGE_USER_RELEASE")
+    while release and not os.path.exists(release):
+        time.sleep(0.02)
+    assert "late" == "released"
+"""
+LATE_FAIL_LINE = 13
+LATE_DEF_LINE = 6
+
+TEST_OK = "def test_ok():\n    assert True\n"
+
+PROFILES = ["visual-studio-code", "neovim@v0.7.0"]
+
+
+def make_lsp_project(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "tox.ini").write_text(TOX_INI)
+    (root / "test_early.py").write_text(TEST_EARLY)
+    (root / "test_late.py").write_text(TEST_LATE)
+    (root / "test_ok.py").write_text(TEST_OK)
+    return root
+
+
+@pytest.fixture(scope="session")
+def lsp_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Shared by all bridge tests; its tox envs are created once."""
+    root = make_lsp_project(tmp_path_factory.mktemp("lsp-project"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    subprocess.run(
+        [sys.executable, "-m", "tox", "run", "-e", "early,late,ok", "--notest"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    return root
+
+
+@pytest.fixture
+def tox_server(lsp_project: Path, tmp_path: Path) -> Iterator[RunningServer]:
+    running = start_server(lsp_project, tmp_path / "server.log", "--sigint-grace", "1")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@dataclass
+class Recorder:
+    """What the bridge sent besides diagnostics and progress (pytest-lsp keeps those)."""
+
+    output: list[Any] = field(default_factory=list)
+    status: list[Any] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "".join(item.text for item in self.output)
+
+
+@dataclass
+class Bridge:
+    client: LanguageClient
+    recorder: Recorder
+    workspace: Path
+    profile: str
+
+    async def request(self, method: str, params: Any) -> Any:
+        """A custom request; the result has attribute access (pygls' generic objects)."""
+        send = self.client.protocol.send_request_async
+        return await send(method, params)  # type: ignore[no-untyped-call]  # untyped in pytest-lsp
+
+    def uri(self, name: str) -> str:
+        return (self.workspace / name).as_uri()
+
+    async def wait_diagnostics(self, uri: str, *, nonempty: bool = True) -> list[Any]:
+        while bool(self.client.diagnostics.get(uri)) != nonempty or uri not in (
+            self.client.diagnostics
+        ):
+            await self.client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        return list(self.client.diagnostics[uri])
+
+    async def wait_status(self, state: str) -> Any:
+        while not any(item.state == state for item in self.recorder.status):
+            await self.client.wait_for_notification("tox/status")
+        return next(item for item in self.recorder.status if item.state == state)
+
+
+async def start_bridge(
+    workspace: Path,
+    options: dict[str, Any],
+    profile: str = "visual-studio-code",
+    extra_args: tuple[str, ...] = (),
+) -> Bridge:
+    config = ClientServerConfig(
+        server_command=[sys.executable, "-m", "toxbridge", "lsp", "--stdio", *extra_args],
+        server_env={k: v for k, v in os.environ.items() if not k.startswith("TOXBRIDGE_")},
+    )
+    client = cast(LanguageClient, await config.start())
+    recorder = Recorder()
+    client.feature("tox/output")(recorder.output.append)
+    client.feature("tox/status")(recorder.status.append)
+
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities(profile),
+            root_uri=workspace.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="project")],
+            initialization_options=options,
+        )
+    )
+    return Bridge(client, recorder, workspace, profile)
+
+
+async def stop_bridge(bridge: Bridge) -> None:
+    try:
+        await bridge.client.shutdown_session()
+    finally:
+        await bridge.client.stop()  # type: ignore[no-untyped-call]  # pytest-lsp is untyped
+
+
+@pytest.fixture(params=PROFILES)
+async def bridge(
+    request: pytest.FixtureRequest, tox_server: RunningServer, lsp_project: Path
+) -> AsyncIterator[Bridge]:
+    """The bridge on the project itself, as each real editor would start it."""
+    started = await start_bridge(
+        lsp_project, {"endpoint": tox_server.endpoint}, profile=request.param
+    )
+    try:
+        yield started
+    finally:
+        await stop_bridge(started)
+
+
+@pytest.fixture
+async def vscode_bridge(tox_server: RunningServer, lsp_project: Path) -> AsyncIterator[Bridge]:
+    started = await start_bridge(lsp_project, {"endpoint": tox_server.endpoint})
+    try:
+        yield started
+    finally:
+        await stop_bridge(started)

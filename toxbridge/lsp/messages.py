@@ -1,0 +1,89 @@
+"""The bridge's own JSON-RPC methods and their parameter types.
+
+pygls structures known methods' params with lsprotocol's converter (camelCase on the
+wire); without these types a custom method's params would arrive as namedtuples, which
+cannot hold arbitrary environment variable names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from lsprotocol import types
+
+RUN = "tox/run"
+CANCEL = "tox/cancel"
+PING = "tox/ping"
+ENVS = "tox/envs"
+OUTPUT = "tox/output"
+STATUS = "tox/status"
+
+COMMAND_RUN = "toxbridge.run"
+COMMAND_CANCEL = "toxbridge.cancel"
+COMMAND_PING = "toxbridge.ping"
+COMMAND_ENVS = "toxbridge.envs"
+
+
+@attrs.define
+class RunParams:
+    args: list[str] | None = None
+    env: dict[str, str] | None = None
+    work_done_token: types.ProgressToken | None = None
+
+
+@attrs.define
+class NoParams:
+    """`{}`; accepts (and ignores) a work-done token like any LSP request."""
+
+    work_done_token: types.ProgressToken | None = None
+
+
+@attrs.define
+class RunRequest:
+    id: int | str
+    params: RunParams | None = None
+    method: str = RUN
+    jsonrpc: str = "2.0"
+
+
+@attrs.define
+class PlainRequest:
+    id: int | str
+    method: str
+    params: NoParams | None = None
+    jsonrpc: str = "2.0"
+
+
+MESSAGE_TYPES: dict[str, type[Any]] = {
+    RUN: RunRequest,
+    CANCEL: PlainRequest,
+    PING: PlainRequest,
+    ENVS: PlainRequest,
+}
+
+
+def command_run_arguments(
+    arguments: tuple[Any, ...],
+) -> tuple[list[str] | None, dict[str, str] | None]:
+    """`toxbridge.run`'s arguments: tox args as strings, or one `{args?, env?}` object."""
+    if not arguments:
+        return None, None
+    if all(isinstance(item, str) for item in arguments):
+        return list(arguments), None
+    if len(arguments) == 1 and isinstance(arguments[0], dict):
+        options = arguments[0]
+        args, env = options.get("args"), options.get("env")
+        if args is not None and not (
+            isinstance(args, list) and all(isinstance(item, str) for item in args)
+        ):
+            raise ValueError("toxbridge.run: 'args' must be a list of strings")
+        if env is not None and not (
+            isinstance(env, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+        ):
+            raise ValueError("toxbridge.run: 'env' must map names to strings")
+        return args, env
+    raise ValueError(
+        'toxbridge.run takes tox arguments as strings (e.g. ["-e", "py"]) or one object {args, env}'
+    )

@@ -1,0 +1,216 @@
+"""The pygls language server: protocol hardening, settings and the request handlers.
+
+Every request that reaches the toxbridge server goes through `_answer`, which turns a
+`ToxbridgeError` into a JSON-RPC error with the same actionable sentence and shows it
+once with `window/showMessage`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from typing import Any, TypeVar
+
+import cattrs
+from lsprotocol import types
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcParseError,
+    JsonRpcServerError,
+)
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from toxbridge import __version__
+from toxbridge.errors import (
+    ConfigError,
+    ConnectionLost,
+    RemoteError,
+    ServerUnreachable,
+    ToxbridgeError,
+)
+from toxbridge.lsp import messages
+from toxbridge.lsp.debounce import Debouncer
+from toxbridge.lsp.session import Session
+from toxbridge.lsp.settings import Settings, editor_layer, resolve
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# The work-done token of the executeCommand request being handled: pygls hands command
+# handlers only the arguments, but they run in a copy of this context.
+_COMMAND_TOKEN: contextvars.ContextVar[types.ProgressToken | None] = contextvars.ContextVar(
+    "toxbridge_command_token", default=None
+)
+
+_ERROR_CODES: dict[type[ToxbridgeError], int] = {
+    ServerUnreachable: -32001,
+    ConnectionLost: -32002,
+    RemoteError: -32003,
+    ConfigError: -32004,
+}
+
+
+class _Answered(Exception):
+    """A message that could not be structured; its error response has been sent."""
+
+
+class ToxbridgeProtocol(LanguageServerProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.command_tasks: dict[str | int, asyncio.Task[Any]] = {}
+
+    # The base caches with lru_cache; a dict lookup needs no cache.
+    def get_message_type(self, method: str) -> type[Any] | None:  # type: ignore[override]
+        return messages.MESSAGE_TYPES.get(method) or super().get_message_type(method)
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if "id" not in data or "method" not in data:
+                raise
+            cause = error.__cause__
+            detail = (
+                "; ".join(cattrs.transform_error(cause))
+                if isinstance(cause, cattrs.ClassValidationError)
+                else error.message
+            )
+            self._send_response(
+                data["id"],
+                error=JsonRpcInvalidParams(
+                    f"bad params for {data['method']}: {detail}"
+                ).to_response_error(),
+            )
+            raise _Answered(data["method"]) from error
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(
+        self, params: types.ExecuteCommandParams
+    ) -> Generator[Any, Any, Any]:
+        _COMMAND_TOKEN.set(params.work_done_token)
+        return (yield from super().lsp_workspace__execute_command(params))
+
+    def _handle_cancel_notification(self, msg_id: str | int) -> None:
+        # pygls cancels a command's outer future only; the command's own task runs on.
+        task = self.command_tasks.pop(msg_id, None)
+        super()._handle_cancel_notification(msg_id)
+        if task is not None:
+            task.cancel()
+
+
+class ToxbridgeServer(LanguageServer):
+    protocol: ToxbridgeProtocol
+
+    def __init__(self, base: Settings) -> None:
+        super().__init__(
+            "toxbridge",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.None_,
+            protocol_cls=ToxbridgeProtocol,
+        )
+        self.base = base
+        self.editor: Mapping[str, Any] | None = None
+        self.session = Session(self, base)
+        self.runs: set[asyncio.Task[Any]] = set()  # runs of this bridge, for run-on-save
+        self.debouncer = Debouncer(self.stop_runs, self.start_save_run)
+        self._last_shown: str | None = None
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        if isinstance(error, _Answered):
+            return
+        if isinstance(error, json.JSONDecodeError):
+            # Not even the request id can be read: JSON-RPC says answer with id null.
+            self.protocol._send_data(
+                {
+                    "jsonrpc": "2.0",
+                    "id": None,
+                    "error": {"code": JsonRpcParseError.CODE, "message": f"Parse error: {error}"},
+                }
+            )
+            return
+        super().report_server_error(error, source)
+
+    def show_error(self, message: str, *, repeat: bool = True) -> None:
+        if not repeat and message == self._last_shown:
+            return
+        self._last_shown = message
+        self.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Error, message=f"toxbridge: {message}")
+        )
+
+    def apply_settings(self, editor: Any) -> None:
+        """Recompute the settings with a new editor layer; a bad value keeps the old ones."""
+        layer = editor_layer(editor)
+        try:
+            settings = resolve(self.base, self.session.workspace_root, layer)
+        except ConfigError as error:
+            self.show_error(str(error))
+            return
+        self.editor = layer
+        self.session.settings = settings
+        if settings.keys:
+            log.warning("the 'keys' setting is accepted but this client has no CURVE support")
+        log.info("settings: %s", settings)
+
+    async def answer(self, work: Callable[[], Awaitable[T]], *, repeat: bool = True) -> T:
+        try:
+            result = await work()
+        except ToxbridgeError as error:
+            self.show_error(str(error), repeat=repeat)
+            code = next((c for t, c in _ERROR_CODES.items() if isinstance(error, t)), -32000)
+            # pygls leaves this constructor unannotated
+            raise JsonRpcServerError(str(error), code) from None  # type: ignore[no-untyped-call]
+        self._last_shown = None
+        return result
+
+    async def run_tracked(
+        self,
+        args: list[str] | None,
+        env: dict[str, str] | None,
+        token: types.ProgressToken | None,
+        *,
+        repeat: bool = True,
+    ) -> dict[str, Any]:
+        task = asyncio.current_task()
+        if task is not None:
+            self.runs.add(task)
+        try:
+            result = await self.answer(lambda: self.session.run(args, env, token), repeat=repeat)
+        finally:
+            if task is not None:
+                self.runs.discard(task)
+        return result.to_json()
+
+    async def stop_runs(self) -> None:
+        """Cancel this bridge's runs in flight and wait until they have stopped."""
+        tasks = [task for task in self.runs if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def start_save_run(self) -> None:
+        settings = self.session.settings
+        task = asyncio.create_task(
+            self.run_tracked(list(settings.save_args), None, None, repeat=False)
+        )
+        self.session.active.add(task)
+        task.add_done_callback(_log_outcome(self.session.active))
+
+
+def _log_outcome(owner: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
+    def done(task: asyncio.Task[Any]) -> None:
+        owner.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.info("run-on-save run failed: %s", task.exception())
+
+    return done
+
+
+def command_token() -> types.ProgressToken | None:
+    return _COMMAND_TOKEN.get()
