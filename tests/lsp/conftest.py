@@ -154,8 +154,9 @@ async def start_bridge(
     )
     client = cast(LanguageClient, await config.start())
     recorder = Recorder()
-    client.feature("tox/output")(recorder.output.append)
-    client.feature("tox/status")(recorder.status.append)
+    # pygls registers plain functions only (it sets attributes on them)
+    client.feature("tox/output")(lambda params: recorder.output.append(params))
+    client.feature("tox/status")(lambda params: recorder.status.append(params))
 
     await client.initialize_session(
         types.InitializeParams(
