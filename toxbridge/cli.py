@@ -32,6 +32,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("ping", "toxbridge.cli_control", "ask the server for its state"),
     ("cancel", "toxbridge.cli_control", "cancel the server's current run"),
     ("quit", "toxbridge.cli_control", "stop the server"),
+    ("parse", "toxbridge.cli_parse", "turn a saved tox/pytest log into diagnostics"),
     ("lsp", "toxbridge.lsp.cli", "the LSP bridge that editors launch (stdio)"),
 )
 

@@ -162,6 +162,17 @@ class Client:
             asyncio.ensure_future(sent).add_done_callback(_consume_outcome)
 
     async def _read_loop(self, socket: zmq.asyncio.Socket) -> None:
+        try:
+            await self._dispatch_replies(socket)
+        except Exception as error:
+            # nobody would hear from the server again: fail every waiter now, not at timeout
+            log.exception("client receive loop failed")
+            failure = protocol.Error(None, protocol.ErrorCode.INTERNAL, f"client failed: {error}")
+            for waiter in self._waiters.values():
+                waiter.put_nowait(failure)
+            raise
+
+    async def _dispatch_replies(self, socket: zmq.asyncio.Socket) -> None:
         while True:
             frames = await socket.recv_multipart()
             try:
@@ -169,6 +180,7 @@ class Client:
             except ProtocolError as error:
                 log.warning("ignoring malformed message from the server: %s", error)
                 continue
+            log.debug("received %s %s", type(message).__name__, message.id)
             waiter = self._waiters.get(message.id or "")
             if waiter is None:
                 log.debug("no one waits for %s %s", type(message).__name__, message.id)

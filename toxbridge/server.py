@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SEND_HWM = 10_000  # far above any client's credit, so output never meets the high-water mark
 OUTPUT_RETRY_S = 0.005
+SHUTDOWN_DRAIN_S = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,9 @@ class Server:
                 receiver = tasks.create_task(self._receive_loop(socket))
                 watchdog = tasks.create_task(self._watchdog_loop())
                 await self._schedule_loop()
+                # keep serving briefly: closing right after the last `exit` was queued lost
+                # it now and then despite LINGER (seen on loopback TCP under load)
+                await asyncio.sleep(SHUTDOWN_DRAIN_S)
                 receiver.cancel()
                 watchdog.cancel()
         finally:
@@ -318,3 +322,4 @@ async def serve_forever(settings: ServerSettings) -> None:
     finally:
         # term() waits (up to the linger) until the last replies, such as `exit`, are out
         context.term()
+        log.info("all replies delivered; exiting")
