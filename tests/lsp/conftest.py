@@ -6,6 +6,7 @@ port, and the real `toxbridge lsp` driven by pytest-lsp with a real editor's cap
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -49,21 +50,18 @@ EARLY_FAIL_LINE = 6  # 1-based
 # The sample itself polls for the release file: it stands in for a slow test.
 TEST_LATE = """\
 import os
-import pathlib
 import time
 
 
 def test_fails_late():
-    pidfile = os.environ.get("TOXBRIDGE_USER_PIDFILE")
-    if pidfile:
-        pathlib.Path(pidfile).write_text(str(os.getpid()))
+    print(f"WAITING PID {os.getpid()}", flush=True)  # seen live with `-s`
     release = os.environ.get("TOXBRIDGE_USER_RELEASE")
     while release and not os.path.exists(release):
         time.sleep(0.02)
     assert "late" == "released"
 """
-LATE_FAIL_LINE = 13
-LATE_DEF_LINE = 6
+LATE_FAIL_LINE = 10
+LATE_DEF_LINE = 5
 
 TEST_OK = "def test_ok():\n    assert True\n"
 
@@ -136,10 +134,16 @@ class Bridge:
             await self.client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         return list(self.client.diagnostics[uri])
 
-    async def wait_status(self, state: str) -> Any:
-        while not any(item.state == state for item in self.recorder.status):
+    async def wait_status(self, state: str, count: int = 1) -> Any:
+        """The `count`-th `tox/status` notification with `state`."""
+        while len(found := [s for s in self.recorder.status if s.state == state]) < count:
             await self.client.wait_for_notification("tox/status")
-        return next(item for item in self.recorder.status if item.state == state)
+        return found[count - 1]
+
+    async def wait_output(self, pattern: str) -> re.Match[str]:
+        while (match := re.search(pattern, self.recorder.text())) is None:
+            await self.client.wait_for_notification("tox/output")
+        return match
 
 
 async def start_bridge(
