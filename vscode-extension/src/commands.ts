@@ -45,7 +45,7 @@ export function registerCommands(deps: CommandDeps): void {
   };
 
   register(Commands.run, async () => {
-    await run(readWorkspaceSettings().settings.server.toxArgs ?? [], "tox");
+    await run(readWorkspaceSettings().settings.server.toxArgs ?? [], "Running tox");
   });
 
   register(Commands.runEnvironments, async () => {
@@ -61,7 +61,7 @@ export function registerCommands(deps: CommandDeps): void {
       return;
     }
     await context.workspaceState.update(LAST_ENVS_KEY, chosen);
-    await run(envArgs(chosen), `tox -e ${chosen.join(",")}`);
+    await run(envArgs(chosen), `Running tox -e ${chosen.join(",")}`);
   });
 
   register(Commands.runCurrentFile, async () => {
@@ -72,7 +72,7 @@ export function registerCommands(deps: CommandDeps): void {
     }
     const { server } = readWorkspaceSettings().settings;
     const testPath = testPathFor(document.uri.fsPath, workspaceRoot(), server.pathMappings ?? []);
-    await run(fileArgs(server.toxArgs ?? [], testPath), `tox: ${testPath}`);
+    await run(fileArgs(server.toxArgs ?? [], testPath), `Running tox on ${testPath}`);
   });
 
   register(Commands.cancel, async () => {

@@ -1,0 +1,187 @@
+/**
+ * Drives a real code-server in headless Chromium (Debian's, through playwright-core) like
+ * a person would: palette commands, the progress notification and its Cancel button, the
+ * Problems panel and the Output channel. Started by tests/editors/test_vscode_e2e.py,
+ * which owns the servers; this script only looks and clicks, and prints one JSON object
+ * with what it saw. Every wait is on the DOM (playwright's waitFor), never on a clock.
+ *
+ *   node out/e2e/drive.js '{"url": "...", "folder": "...", ...}'
+ */
+
+import { writeFileSync } from "node:fs";
+import * as path from "node:path";
+
+import { chromium, type Locator, type Page } from "playwright-core";
+
+interface DriveConfig {
+  /** code-server's address, e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  /** The workspace folder to open. */
+  readonly folder: string;
+  /** The file that "Run tox on current file" gets for the cancel check, relative to folder. */
+  readonly slowFile: string;
+  /** Text the slow test prints once it has started. */
+  readonly slowMarker: string;
+  /** Where screenshots go. */
+  readonly artifacts: string;
+  /** Where the JSON result goes. */
+  readonly result: string;
+  readonly chromium: string;
+  /** Upper bound for one tox run, in milliseconds. */
+  readonly runTimeoutMs: number;
+}
+
+interface DriveResult {
+  steps: string[];
+  progressTitle?: string;
+  progressHadCancel?: boolean;
+  statusAfterRun?: string;
+  problemsText?: string;
+  outputText?: string;
+  cancelProgressTitle?: string;
+  statusAfterCancel?: string;
+  outputAfterCancel?: string;
+  screenshots: string[];
+  error?: string;
+}
+
+const UI_TIMEOUT_MS = 60_000;
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.argv[2] ?? "{}") as DriveConfig;
+  const result: DriveResult = { steps: [], screenshots: [] };
+  const browser = await chromium.launch({
+    executablePath: config.chromium,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.setDefaultTimeout(UI_TIMEOUT_MS);
+  const step = (name: string) => {
+    result.steps.push(name);
+    console.error(`[drive] ${name}`);
+  };
+  const screenshot = async (name: string) => {
+    const file = path.join(config.artifacts, name);
+    await page.screenshot({ path: file });
+    result.screenshots.push(file);
+  };
+  try {
+    step("open workbench");
+    await page.goto(`${config.url}/?folder=${encodeURIComponent(config.folder)}`);
+    await page.locator(".monaco-workbench").waitFor();
+    step("wait for the extension's status bar item (bridge running)");
+    // The id is the extension's id and the item's id.
+    const status = page.locator('[id="toxbridge.toxbridge.toxbridge.status"]');
+    await status.locator(".codicon-beaker").waitFor({ timeout: UI_TIMEOUT_MS });
+
+    step("run 'Run tox in container'");
+    await runCommand(page, "toxbridge: Run tox in container");
+    const progress = notification(page, "Running tox");
+    await progress.waitFor({ timeout: UI_TIMEOUT_MS });
+    result.progressTitle = (await progress.innerText()).trim();
+    result.progressHadCancel = await progress
+      .locator(".monaco-button", { hasText: "Cancel" })
+      .isVisible();
+    step("wait for the run to finish");
+    await status
+      .filter({ hasText: /tox: (failed|passed|cancelled)/ })
+      .waitFor({ timeout: config.runTimeoutMs });
+    result.statusAfterRun = (await status.innerText()).trim();
+
+    step("focus the Problems panel");
+    await runCommand(page, "Problems: Focus on Problems View");
+    const markers = page.locator(".markers-panel");
+    await markers.locator(".monaco-list-row", { hasText: "test_sample.py" }).first().waitFor();
+    await markers.locator(".monaco-list-row", { hasText: /\[Ln \d+, Col \d+\]/ }).first().waitFor();
+    result.problemsText = await markers.innerText();
+    await screenshot("vscode-problems.png");
+
+    step("show the tox output");
+    await runCommand(page, "toxbridge: Show tox output");
+    const outputShowing = (text: string | RegExp) =>
+      page.locator(".panel .monaco-editor .view-lines").filter({ hasText: text }).first();
+    const summary = outputShowing(/exited\swith\scode/);
+    await summary.waitFor();
+    result.outputText = normalise(await summary.innerText());
+    await screenshot("vscode-output.png");
+
+    step("open the slow test and run 'Run tox on current file'");
+    await openFile(page, config.slowFile);
+    await runCommand(page, "toxbridge: Run tox on current file");
+    const cancelProgress = notification(page, `Running tox on ${config.slowFile}`);
+    await cancelProgress.waitFor({ timeout: UI_TIMEOUT_MS });
+    result.cancelProgressTitle = (await cancelProgress.innerText()).trim();
+    step("wait until the slow test runs, then click Cancel");
+    await outputShowing(config.slowMarker).waitFor({ timeout: config.runTimeoutMs });
+    await cancelProgress.hover();
+    await cancelProgress.locator(".monaco-button", { hasText: "Cancel" }).click();
+    await status.filter({ hasText: "tox: cancelled" }).waitFor({ timeout: config.runTimeoutMs });
+    result.statusAfterCancel = (await status.innerText()).trim();
+    const cancelled = outputShowing(/was\scancelled/);
+    await cancelled.waitFor();
+    result.outputAfterCancel = normalise(await cancelled.innerText());
+    await screenshot("vscode-cancelled.png");
+    step("done");
+  } catch (error) {
+    result.error = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    await screenshot("vscode-failure.png").catch(() => undefined);
+  } finally {
+    await browser.close();
+    writeFileSync(config.result, JSON.stringify(result, null, 2));
+  }
+  process.exitCode = result.error === undefined ? 0 : 1;
+}
+
+/** F1, type the command's title, wait for it in the list, Enter. */
+async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input.input");
+  await input.waitFor();
+  await input.fill(`>${title}`);
+  await page
+    .locator(".quick-input-widget .monaco-list-row", { hasText: title })
+    .first()
+    .waitFor();
+  await page.keyboard.press("Enter");
+  await page.locator(".quick-input-widget").waitFor({ state: "hidden" });
+}
+
+/** Quick Open (Ctrl+P) a workspace file. */
+async function openFile(page: Page, relativePath: string): Promise<void> {
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Control+P");
+  const input = page.locator(".quick-input-widget input.input");
+  await input.waitFor();
+  await input.fill(relativePath);
+  await page
+    .locator(".quick-input-widget .monaco-list-row", { hasText: path.basename(relativePath) })
+    .first()
+    .waitFor();
+  await page.keyboard.press("Enter");
+  await page
+    .locator(".tabs-container .tab.active", { hasText: path.basename(relativePath) })
+    .waitFor();
+}
+
+function notification(page: Page, text: string): Locator {
+  return page.locator(".notifications-toasts .notification-toast", { hasText: text }).first();
+}
+
+/** Monaco renders spaces as no-break spaces (so patterns on its text use \\s). */
+function normalise(text: string): string {
+  return text.replace(/\u00a0/g, " ");
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 2;
+});
