@@ -22,6 +22,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,7 +151,7 @@ def stop_group(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def toxbridge_serve(root: Path, log: Path) -> Iterator[str]:
+def toxbridge_serve(root: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     toxbridge = [sys.executable, "-m", "toxbridge"]
     with log.open("wb") as log_file:
@@ -170,7 +171,7 @@ def toxbridge_serve(root: Path, log: Path) -> Iterator[str]:
             timeout=60,
         )
         assert ready.returncode == 0, f"server did not start: {ready.stderr!r}\n{log.read_text()}"
-        yield endpoint
+        yield endpoint, process
     finally:
         stop_group(process)
 
@@ -257,6 +258,25 @@ def wait_for_exit(pid: int, timeout: float) -> bool:
         os.close(fd)
 
 
+def drive(
+    url: str, config: dict[str, object], *, phase: str, result: Path
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Runs the browser driver for one phase; returns its process and what it saw."""
+    completed = subprocess.run(
+        [
+            "node",
+            str(DRIVER),
+            json.dumps({**config, "url": url, "phase": phase, "result": str(result)}),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=200,
+        env=child_env(),
+    )
+    seen: dict[str, Any] = json.loads(result.read_text()) if result.exists() else {}
+    return completed, seen
+
+
 def output_channel_logs(user_data: Path) -> str:
     """What the extension wrote to its Output channel: VS Code keeps it in a log file."""
     files = sorted(user_data.glob("logs/**/output_logging_*/*toxbridge*.log"))
@@ -278,41 +298,37 @@ def test_run_problems_output_and_cancel_in_code_server(tmp_path: Path) -> None:
         stale.unlink()
     result_file = tmp_path / "drive.json"
 
-    with toxbridge_serve(project, tmp_path / "serve.log") as endpoint:
+    install_extension(code_server, dirs)
+    base_config = {
+        "folder": str(project),
+        "slowFile": "slow/test_slow.py",
+        "slowMarker": SLOW_MARKER,
+        "artifacts": str(ARTIFACTS),
+        "chromium": str(CHROMIUM),
+        "runTimeoutMs": 120_000,
+    }
+    with (
+        toxbridge_serve(project, tmp_path / "serve.log") as (endpoint, serve),
+        code_server_running(code_server, dirs, project, tmp_path / "code-server.log") as url,
+    ):
         (project / ".vscode").mkdir()
         workspace_settings = {
             "toxbridge.command": [sys.executable, "-m", "toxbridge", "lsp"],
             "toxbridge.endpoint": endpoint,
         }
         (project / ".vscode" / "settings.json").write_text(json.dumps(workspace_settings))
-        install_extension(code_server, dirs)
-        with code_server_running(code_server, dirs, project, tmp_path / "code-server.log") as url:
-            config = {
-                "url": url,
-                "folder": str(project),
-                "slowFile": "slow/test_slow.py",
-                "slowMarker": SLOW_MARKER,
-                "artifacts": str(ARTIFACTS),
-                "result": str(result_file),
-                "chromium": str(CHROMIUM),
-                "runTimeoutMs": 120_000,
-            }
-            driven = subprocess.run(
-                ["node", str(DRIVER), json.dumps(config)],
-                capture_output=True,
-                text=True,
-                timeout=270,
-                env=child_env(),
-            )
-        channel = output_channel_logs(dirs["user"])
+        driven = drive(url, base_config, phase="run", result=result_file)
+        stop_group(serve)
+        unreachable = drive(url, base_config, phase="unreachable", result=tmp_path / "down.json")
+    channel = output_channel_logs(dirs["user"])
 
-    seen = json.loads(result_file.read_text())
+    completed, seen = driven
     report = (
-        f"driver exit {driven.returncode}\n{driven.stderr}\nresult: {json.dumps(seen, indent=2)}\n"
-        f"output channel:\n{channel}"
+        f"driver exit {completed.returncode}\n{completed.stderr}\n"
+        f"result: {json.dumps(seen, indent=2)}\noutput channel:\n{channel}"
     )
+    assert completed.returncode == 0, report
     assert seen.get("error") is None, report
-    assert driven.returncode == 0, report
 
     # the progress notification, with a Cancel button
     assert "Running tox" in seen["progressTitle"], report
@@ -340,3 +356,16 @@ def test_run_problems_output_and_cancel_in_code_server(tmp_path: Path) -> None:
     assert wait_for_exit(slow_pid, timeout=30), f"pytest {slow_pid} still runs after Cancel"
     assert SLOW_MARKER in channel, report
     assert SLOW_FINISHED not in channel, report
+
+    # Ping shows the round trip and the server's state
+    assert "round trip" in seen["pingText"], report
+    assert "idle" in seen["pingText"], report
+
+    # with the server stopped: one actionable error, whose button opens the output
+    completed, down = unreachable
+    report = f"driver exit {completed.returncode}\n{completed.stderr}\n{json.dumps(down, indent=2)}"
+    assert completed.returncode == 0, report
+    assert endpoint.split("//")[1] in down["errorText"], report
+    assert "Show output" in down["errorText"], report
+    assert down["errorToasts"] == 1, report
+    assert down["outputShownByButton"], report

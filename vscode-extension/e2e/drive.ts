@@ -29,6 +29,8 @@ interface DriveConfig {
   readonly chromium: string;
   /** Upper bound for one tox run, in milliseconds. */
   readonly runTimeoutMs: number;
+  /** "run": the normal session; "unreachable": the server has been stopped. */
+  readonly phase: "run" | "unreachable";
 }
 
 interface DriveResult {
@@ -41,6 +43,10 @@ interface DriveResult {
   cancelProgressTitle?: string;
   statusAfterCancel?: string;
   outputAfterCancel?: string;
+  pingText?: string;
+  errorText?: string;
+  errorToasts?: number;
+  outputShownByButton?: boolean;
   screenshots: string[];
   error?: string;
 }
@@ -81,54 +87,11 @@ async function main(): Promise<void> {
     // The id is the extension's id and the item's id.
     const status = page.locator('[id="toxbridge.toxbridge.toxbridge.status"]');
     await status.locator(".codicon-beaker").waitFor({ timeout: UI_TIMEOUT_MS });
-
-    step("run 'Run tox in container'");
-    await runCommand(page, "toxbridge: Run tox in container");
-    const progress = notification(page, "Running tox");
-    await progress.waitFor({ timeout: UI_TIMEOUT_MS });
-    result.progressTitle = (await progress.innerText()).trim();
-    result.progressHadCancel = await progress
-      .locator(".monaco-button", { hasText: "Cancel" })
-      .isVisible();
-    step("wait for the run to finish");
-    await status
-      .filter({ hasText: /tox: (failed|passed|cancelled)/ })
-      .waitFor({ timeout: config.runTimeoutMs });
-    result.statusAfterRun = (await status.innerText()).trim();
-
-    step("focus the Problems panel");
-    await runCommand(page, "Problems: Focus on Problems View");
-    const markers = page.locator(".markers-panel");
-    await markers.locator(".monaco-list-row", { hasText: "test_sample.py" }).first().waitFor();
-    await markers.locator(".monaco-list-row", { hasText: /\[Ln \d+, Col \d+\]/ }).first().waitFor();
-    result.problemsText = await markers.innerText();
-    await screenshot("vscode-problems.png");
-
-    step("show the tox output");
-    await runCommand(page, "toxbridge: Show tox output");
-    const outputShowing = (text: string | RegExp) =>
-      page.locator(".panel .monaco-editor .view-lines").filter({ hasText: text }).first();
-    const summary = outputShowing(/exited\swith\scode/);
-    await summary.waitFor();
-    result.outputText = normalise(await summary.innerText());
-    await screenshot("vscode-output.png");
-
-    step("open the slow test and run 'Run tox on current file'");
-    await openFile(page, config.slowFile);
-    await runCommand(page, "toxbridge: Run tox on current file");
-    const cancelProgress = notification(page, `Running tox on ${config.slowFile}`);
-    await cancelProgress.waitFor({ timeout: UI_TIMEOUT_MS });
-    result.cancelProgressTitle = (await cancelProgress.innerText()).trim();
-    step("wait until the slow test runs, then click Cancel");
-    await outputShowing(config.slowMarker).waitFor({ timeout: config.runTimeoutMs });
-    await cancelProgress.hover();
-    await cancelProgress.locator(".monaco-button", { hasText: "Cancel" }).click();
-    await status.filter({ hasText: "tox: cancelled" }).waitFor({ timeout: config.runTimeoutMs });
-    result.statusAfterCancel = (await status.innerText()).trim();
-    const cancelled = outputShowing(/was\scancelled/);
-    await cancelled.waitFor();
-    result.outputAfterCancel = normalise(await cancelled.innerText());
-    await screenshot("vscode-cancelled.png");
+    if (config.phase === "run") {
+      await runPhase(page, config, result, status, step, screenshot);
+    } else {
+      await unreachablePhase(page, result, step, screenshot);
+    }
     step("done");
   } catch (error) {
     result.error = error instanceof Error ? (error.stack ?? error.message) : String(error);
@@ -138,6 +101,103 @@ async function main(): Promise<void> {
     writeFileSync(config.result, JSON.stringify(result, null, 2));
   }
   process.exitCode = result.error === undefined ? 0 : 1;
+}
+
+async function runPhase(
+  page: Page,
+  config: DriveConfig,
+  result: DriveResult,
+  status: Locator,
+  step: (name: string) => void,
+  screenshot: (name: string) => Promise<void>,
+): Promise<void> {
+  step("run 'Run tox in container'");
+  await runCommand(page, "toxbridge: Run tox in container");
+  const progress = notification(page, "Running tox");
+  await progress.waitFor({ timeout: UI_TIMEOUT_MS });
+  result.progressTitle = (await progress.innerText()).trim();
+  result.progressHadCancel = await progress
+    .locator(".monaco-button", { hasText: "Cancel" })
+    .isVisible();
+  step("wait for the run to finish");
+  await status
+    .filter({ hasText: /tox: (failed|passed|cancelled)/ })
+    .waitFor({ timeout: config.runTimeoutMs });
+  result.statusAfterRun = (await status.innerText()).trim();
+
+  step("focus the Problems panel");
+  await runCommand(page, "Problems: Focus on Problems View");
+  const markers = page.locator(".markers-panel");
+  await markers.locator(".monaco-list-row", { hasText: "test_sample.py" }).first().waitFor();
+  await markers.locator(".monaco-list-row", { hasText: /\[Ln \d+, Col \d+\]/ }).first().waitFor();
+  result.problemsText = await markers.innerText();
+  await screenshot("vscode-problems.png");
+
+  step("show the tox output");
+  await runCommand(page, "toxbridge: Show tox output");
+  const outputShowing = (text: string | RegExp) =>
+    page.locator(".panel .monaco-editor .view-lines").filter({ hasText: text }).first();
+  const summary = outputShowing(/exited\swith\scode/);
+  await summary.waitFor();
+  result.outputText = normalise(await summary.innerText());
+  await screenshot("vscode-output.png");
+
+  step("open the slow test and run 'Run tox on current file'");
+  await openFile(page, config.slowFile);
+  await runCommand(page, "toxbridge: Run tox on current file");
+  const cancelProgress = notification(page, `Running tox on ${config.slowFile}`);
+  await cancelProgress.waitFor({ timeout: UI_TIMEOUT_MS });
+  result.cancelProgressTitle = (await cancelProgress.innerText()).trim();
+  step("wait until the slow test runs, then click Cancel");
+  await outputShowing(config.slowMarker).waitFor({ timeout: config.runTimeoutMs });
+  await cancelProgress.hover();
+  await cancelProgress.locator(".monaco-button", { hasText: "Cancel" }).click();
+  await status.filter({ hasText: "tox: cancelled" }).waitFor({ timeout: config.runTimeoutMs });
+  result.statusAfterCancel = (await status.innerText()).trim();
+  const cancelled = outputShowing(/was\scancelled/);
+  await cancelled.waitFor();
+  result.outputAfterCancel = normalise(await cancelled.innerText());
+  await screenshot("vscode-cancelled.png");
+
+  step("ping the server");
+  await runCommand(page, "toxbridge: Ping tox server");
+  const ping = notification(page, "round trip");
+  await ping.waitFor();
+  result.pingText = (await ping.innerText()).trim();
+}
+
+/** The server is gone: a run must end in one actionable error with a "Show output" button. */
+async function unreachablePhase(
+  page: Page,
+  result: DriveResult,
+  step: (name: string) => void,
+  screenshot: (name: string) => Promise<void>,
+): Promise<void> {
+  step("run 'Run tox in container' with the server stopped");
+  await runCommand(page, "toxbridge: Run tox in container");
+  const error = page
+    .locator(".notifications-toasts .notification-toast", {
+      has: page.locator(".codicon-error"),
+    })
+    .first();
+  await error.waitFor();
+  result.errorText = (await error.innerText()).trim();
+  // The bridge's own window/showMessage arrives before the failed response, so once the
+  // run's progress is gone every message about this failure is on screen.
+  await notification(page, "Running tox").waitFor({ state: "hidden" });
+  result.errorToasts = await page
+    .locator(".notifications-toasts .notification-toast", { has: page.locator(".codicon-error") })
+    .count();
+  await screenshot("vscode-unreachable.png");
+  step("click 'Show output'");
+  await error.hover();
+  await error.locator(".monaco-button", { hasText: "Show output" }).click();
+  await page
+    .locator(".panel .monaco-editor .view-lines")
+    .filter({ hasText: /\[error\]/ })
+    .first()
+    .waitFor();
+  result.outputShownByButton = true;
 }
 
 /** F1, type the command's title, wait for it in the list, Enter. */
