@@ -107,8 +107,11 @@ def start_server(root: Path, log: Path, *extra: str, endpoint: str | None = None
         )
     server = RunningServer(process, endpoint, root, log)
     # a ping waits for the connection (the client sets IMMEDIATE), so no polling is needed
+    keys = (
+        list(extra[extra.index("--keys") : extra.index("--keys") + 2]) if "--keys" in extra else []
+    )
     ready = subprocess.run(
-        toxbridge("ping", "--endpoint", endpoint, "--timeout", "20"), capture_output=True
+        toxbridge("ping", "--endpoint", endpoint, "--timeout", "20", *keys), capture_output=True
     )
     if ready.returncode != 0:
         server.stop()

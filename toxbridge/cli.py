@@ -33,6 +33,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("cancel", "toxbridge.cli_control", "cancel the server's current run"),
     ("quit", "toxbridge.cli_control", "stop the server"),
     ("parse", "toxbridge.cli_parse", "turn a saved tox/pytest log into diagnostics"),
+    ("keygen", "toxbridge.cli_keygen", "write CURVE keys for a server and a client"),
     ("lsp", "toxbridge.lsp.cli", "the LSP bridge that editors launch (stdio)"),
 )
 

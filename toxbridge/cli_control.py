@@ -29,9 +29,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _control(args: argparse.Namespace) -> int:
+    from toxbridge.auth import client_keys_from
     from toxbridge.client import Client
 
-    async with Client(resolve_endpoint(args, server=False), timeout=args.timeout) as client:
+    endpoint = resolve_endpoint(args, server=False)
+    keys = client_keys_from(args.keys)
+    async with Client(endpoint, timeout=args.timeout, keys=keys) as client:
         if args.command == "ping":
             pong, rtt = await client.ping()
             state = {

@@ -17,6 +17,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
 
 from toxbridge.config import (
     DEFAULT_LIVENESS_S,
@@ -25,7 +26,20 @@ from toxbridge.config import (
     resolve_endpoint,
 )
 
-_WITH_VALUE = {"-H", "--host", "-p", "--port", "--endpoint", "--timeout", "--liveness", "--color"}
+if TYPE_CHECKING:
+    from toxbridge.client import Client
+
+_WITH_VALUE = {
+    "-H",
+    "--host",
+    "-p",
+    "--port",
+    "--endpoint",
+    "--timeout",
+    "--liveness",
+    "--color",
+    "--keys",
+}
 _FLAGS = {"--local", "-h", "--help"}
 
 
@@ -89,36 +103,32 @@ def run(args: argparse.Namespace) -> int:
 async def _main(args: argparse.Namespace) -> int:
     color = args.color == "yes" or (args.color == "auto" and os.isatty(1))
     env = {"COLUMNS": str(shutil.get_terminal_size().columns)} if os.isatty(1) else {}
-    if args.local:
-        async with local_server(os.getcwd()) as endpoint:
-            return await relay(endpoint, args.tox_args, color, env, args.timeout, args.liveness)
-    endpoint = resolve_endpoint(args, server=False)
-    return await relay(endpoint, args.tox_args, color, env, args.timeout, args.liveness)
+    from toxbridge.auth import client_keys_from
+    from toxbridge.client import Client
+
+    async with contextlib.AsyncExitStack() as stack:
+        if args.local:
+            endpoint, keys = await stack.enter_async_context(local_server(os.getcwd())), None
+        else:
+            endpoint, keys = resolve_endpoint(args, server=False), client_keys_from(args.keys)
+        client = Client(endpoint, timeout=args.timeout, liveness_s=args.liveness, keys=keys)
+        async with client:
+            return await relay(client, args.tox_args, color, env)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def relay(
-    endpoint: Endpoint,
-    tox_args: Sequence[str],
-    color: bool,
-    env: dict[str, str],
-    timeout: float,
-    liveness: float,
-) -> int:
+async def relay(client: Client, tox_args: Sequence[str], color: bool, env: dict[str, str]) -> int:
     """Run tox remotely, copy its output to ours, return its exit code.
 
     First SIGINT: ask the server to cancel, and keep relaying until the run's real exit.
     Second SIGINT: give up at once with 130.
     """
     from toxbridge import protocol
-    from toxbridge.client import Client
 
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     interrupts = 0
-    async with (
-        Client(endpoint, timeout=timeout, liveness_s=liveness) as client,
-        client.run(tox_args, env=env, color=color) as remote,
-    ):
+    async with client.run(tox_args, env=env, color=color) as remote:
 
         def on_sigint() -> None:
             nonlocal interrupts

@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     from importlib import metadata
 
+    from toxbridge.auth import keys_directory, load_server_keys
     from toxbridge.runner import become_subreaper
     from toxbridge.runs import DEFAULT_ALLOWED_ENV, RunSettings
     from toxbridge.server import ServerSettings, serve_forever
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         tox_version: str | None = metadata.version("tox")
     except metadata.PackageNotFoundError:
         tox_version = None
+    keys_dir = keys_directory(args.keys)
     settings = ServerSettings(
         endpoint=resolve_endpoint(args, server=True),
         run=RunSettings(
@@ -85,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         liveness_s=args.liveness,
         max_message_bytes=args.max_message_size,
         insecure=args.insecure,
+        keys=load_server_keys(keys_dir) if keys_dir else None,
     )
     become_subreaper()
     asyncio.run(serve_forever(settings))

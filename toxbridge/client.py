@@ -22,8 +22,15 @@ import zmq
 import zmq.asyncio
 
 from toxbridge import protocol
+from toxbridge.auth import ClientKeys, HandshakeWatch, curve_client, watch_handshakes
 from toxbridge.config import DEFAULT_LIVENESS_S, DEFAULT_TIMEOUT_S, Endpoint
-from toxbridge.errors import ConnectionLost, ProtocolError, RemoteError, ServerUnreachable
+from toxbridge.errors import (
+    AuthenticationFailed,
+    ConnectionLost,
+    ProtocolError,
+    RemoteError,
+    ServerUnreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,7 @@ class Client:
         timeout: float = DEFAULT_TIMEOUT_S,
         liveness_s: float = DEFAULT_LIVENESS_S,
         credit_window: int = CREDIT_WINDOW,
+        keys: ClientKeys | None = None,
         context: zmq.asyncio.Context | None = None,
     ) -> None:
         self.endpoint = endpoint
@@ -53,6 +61,9 @@ class Client:
         self._waiters: dict[str, asyncio.Queue[protocol.Reply]] = {}
         self._ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:8]
+        self._keys = keys
+        self._exits = contextlib.AsyncExitStack()
+        self._handshakes = HandshakeWatch()
 
     async def __aenter__(self) -> Client:
         socket = self._context.socket(zmq.DEALER)
@@ -60,9 +71,13 @@ class Client:
         socket.setsockopt(zmq.IMMEDIATE, 1)  # no server: sends wait, and time out, here
         socket.setsockopt(zmq.LINGER, 0)  # never deliver a stale request to a later server
         socket.setsockopt(zmq.RCVHWM, 0)  # credit already bounds what the server sends
+        if self._keys is not None:
+            curve_client(socket, self._keys)
+        self._handshakes = await self._exits.enter_async_context(watch_handshakes(socket, "client"))
         try:
             socket.connect(str(self.endpoint))
         except zmq.ZMQError as error:
+            await self._exits.aclose()
             socket.close(linger=0)
             raise ServerUnreachable(f"cannot connect to {self.endpoint}: {error}") from None
         self._socket = socket
@@ -79,6 +94,7 @@ class Client:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+        await self._exits.aclose()
         if self._socket is not None:
             self._socket.close(linger=0)
         self._socket = self._reader = None
@@ -144,6 +160,8 @@ class Client:
         self._waiters.pop(request_id, None)
 
     def _unreachable(self) -> ServerUnreachable:
+        if self._handshakes.failure is not None:
+            return AuthenticationFailed(f"{self.endpoint}: {self._handshakes.failure}")
         return ServerUnreachable(
             f"no toxbridge server answered at {self.endpoint} within {self.timeout:g}s; "
             "start one in the container with `toxbridge serve` (same port or --endpoint), "

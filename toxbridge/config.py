@@ -136,6 +136,12 @@ def add_endpoint_options(parser: argparse.ArgumentParser, *, server: bool) -> No
         help="whole ZMQ endpoint instead of host and port: tcp://HOST:PORT or "
         "ipc:///path/to/socket (env TOXBRIDGE_ENDPOINT)",
     )
+    group.add_argument(
+        "--keys",
+        metavar="DIR",
+        help="CURVE keys from `toxbridge keygen` (env TOXBRIDGE_KEYS): the server needs "
+        "server.key_secret and authorized/, a client server.key and client.key_secret",
+    )
     if not server:
         group.add_argument(
             "--timeout",

@@ -38,6 +38,10 @@ class ServerUnreachable(ToxbridgeError):
     exit_code = 3
 
 
+class AuthenticationFailed(ServerUnreachable):
+    """The server is there, but the security handshake failed (keys missing or unknown)."""
+
+
 class ConnectionLost(ToxbridgeError):
     """The server stopped answering, or restarted, while a request was in flight."""
 

@@ -21,6 +21,7 @@ import zmq
 import zmq.asyncio
 
 from toxbridge import __version__, protocol
+from toxbridge.auth import ServerKeys, curve_server
 from toxbridge.config import DEFAULT_LIVENESS_S, Endpoint
 from toxbridge.errors import ConfigError, ProtocolError
 from toxbridge.runs import ActiveRun, RunQueue, RunSettings, build_env, execute, reject_queued
@@ -39,6 +40,7 @@ class ServerSettings:
     liveness_s: float = DEFAULT_LIVENESS_S
     max_message_bytes: int = 1 << 20
     insecure: bool = False
+    keys: ServerKeys | None = None
     linger_ms: int = 1000
     socket_options: dict[int, int] = field(default_factory=dict)
 
@@ -47,11 +49,11 @@ class Server:
     """Serves until `quit` or `stop()`; use `async with Server(...) as server` then `serve()`."""
 
     def __init__(self, settings: ServerSettings, context: zmq.asyncio.Context | None = None):
-        if not settings.endpoint.is_private() and not settings.insecure:
+        if not settings.endpoint.is_private() and not settings.insecure and not settings.keys:
             raise ConfigError(
                 f"refusing to bind {settings.endpoint} without authentication: anyone who "
-                "reaches it could run commands. Bind 127.0.0.1 or an ipc:// path, or pass "
-                "--insecure if the network is trusted"
+                "reaches it could run commands. Use --keys DIR (see `toxbridge keygen`), "
+                "bind 127.0.0.1 or an ipc:// path, or pass --insecure if the network is trusted"
             )
         self.settings = settings
         self._context = context or zmq.asyncio.Context.instance()
@@ -66,24 +68,32 @@ class Server:
     # -- lifecycle -------------------------------------------------------------------
 
     async def serve(self) -> None:
-        socket = self._open_socket()
+        socket = self._context.socket(zmq.ROUTER)
         try:
-            async with asyncio.TaskGroup() as tasks:
-                receiver = tasks.create_task(self._receive_loop(socket))
-                watchdog = tasks.create_task(self._watchdog_loop())
-                await self._schedule_loop()
-                # keep serving briefly: closing right after the last `exit` was queued lost
-                # it now and then despite LINGER (seen on loopback TCP under load)
-                await asyncio.sleep(SHUTDOWN_DRAIN_S)
-                receiver.cancel()
-                watchdog.cancel()
+            async with contextlib.AsyncExitStack() as stack:
+                if self.settings.keys is not None:
+                    await stack.enter_async_context(
+                        curve_server(self._context, socket, self.settings.keys)
+                    )
+                self._bind(socket)
+                await self._serve_on(socket)
         finally:
             socket.close(linger=self.settings.linger_ms)
             self._socket = None
             log.info("server stopped")
 
-    def _open_socket(self) -> zmq.asyncio.Socket:
-        socket = self._context.socket(zmq.ROUTER)
+    async def _serve_on(self, socket: zmq.asyncio.Socket) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            receiver = tasks.create_task(self._receive_loop(socket))
+            watchdog = tasks.create_task(self._watchdog_loop())
+            await self._schedule_loop()
+            # keep serving briefly: closing right after the last `exit` was queued lost
+            # it now and then despite LINGER (seen on loopback TCP under load)
+            await asyncio.sleep(SHUTDOWN_DRAIN_S)
+            receiver.cancel()
+            watchdog.cancel()
+
+    def _bind(self, socket: zmq.asyncio.Socket) -> None:
         socket.setsockopt(zmq.ROUTER_MANDATORY, 1)  # unroutable = error, never a silent drop
         socket.setsockopt(zmq.ROUTER_HANDOVER, 1)
         socket.setsockopt(zmq.SNDHWM, SEND_HWM)
@@ -93,13 +103,14 @@ class Server:
         try:
             socket.bind(str(self.settings.endpoint))
         except zmq.ZMQError as error:
-            socket.close(linger=0)
             raise ConfigError(f"cannot listen on {self.settings.endpoint}: {error}") from None
         self.address = socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._socket = socket
         self.bound.set()
-        log.info("listening on %s (tox root %s)", self.address, self.settings.run.root)
-        return socket
+        security = "CURVE" if self.settings.keys else "no authentication"
+        log.info(
+            "listening on %s, %s (tox root %s)", self.address, security, self.settings.run.root
+        )
 
     def stop(self, *, now: bool) -> None:
         """Stop accepting runs; with `now`, cancel the running and queued ones too."""
