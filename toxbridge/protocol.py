@@ -13,13 +13,13 @@ bytes of an `output` message. The ROUTER's identity frames are not part of a mes
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeAlias
 
 from toxbridge.errors import ProtocolError
+from toxbridge.headers import HeaderFields
 
 PROTOCOL_VERSION = 1
 MAGIC = b"TB1"
@@ -237,7 +237,7 @@ def decode(frames: Sequence[bytes]) -> Message:
         raise ProtocolError(
             ErrorCode.UNKNOWN_KIND.value, f"unknown message kind {kind_name!r}", request_id
         ) from None
-    fields = _Fields(header, request_id)
+    fields = HeaderFields(header, request_id)
     payload = [bytes(frame) for frame in frames[2:]]
     if kind is Kind.OUTPUT:
         if len(payload) != 1:
@@ -276,78 +276,7 @@ def _request_id(header: Mapping[str, Any]) -> str:
     return request_id
 
 
-class _Fields:
-    """Typed access to header fields; every failure is a `bad-args` error naming the field."""
-
-    def __init__(self, header: Mapping[str, Any], request_id: str) -> None:
-        self.header = header
-        self.request_id = request_id
-        self.kind = header["kind"]
-
-    def fail(self, message: str) -> None:
-        raise ProtocolError(ErrorCode.BAD_ARGS.value, f"{self.kind}: {message}", self.request_id)
-
-    def _get(self, name: str, types: type | tuple[type, ...], default: Any, what: str) -> Any:
-        value = self.header.get(name, default)
-        if value is _REQUIRED:
-            self.fail(f"missing field {name!r}")
-        if value is not default and (
-            not isinstance(value, types) or (isinstance(value, bool) and bool not in _tuple(types))
-        ):
-            self.fail(f"field {name!r} must be {what}, got {type(value).__name__}")
-        return value
-
-    def string(self, name: str, default: Any = None) -> Any:
-        return self._get(name, str, _REQUIRED if default is None else default, "a string")
-
-    def optional_string(self, name: str) -> str | None:
-        value = self.header.get(name)
-        if value is not None and not isinstance(value, str):
-            self.fail(f"field {name!r} must be a string or null")
-        return value
-
-    def boolean(self, name: str, default: bool | None = None) -> bool:
-        return bool(self._get(name, bool, _REQUIRED if default is None else default, "a boolean"))
-
-    def integer(self, name: str, default: int | None = None, minimum: int = 0) -> int:
-        value = self._get(name, int, _REQUIRED if default is None else default, "an integer")
-        if value < minimum:
-            self.fail(f"field {name!r} must be at least {minimum}")
-        return int(value)
-
-    def number(self, name: str) -> float:
-        value = self._get(name, (int, float), _REQUIRED, "a number")
-        if not math.isfinite(value):
-            self.fail(f"field {name!r} must be finite")
-        return float(value)
-
-    def string_list(self, name: str) -> tuple[str, ...]:
-        value = self._get(name, list, _REQUIRED, "a list of strings")
-        if not all(isinstance(item, str) for item in value):
-            self.fail(f"field {name!r} must be a list of strings")
-        return tuple(value)
-
-    def string_map(self, name: str) -> dict[str, str]:
-        value = self._get(name, dict, {}, "an object of strings")
-        if not all(isinstance(item, str) for item in value.values()):
-            self.fail(f"field {name!r} must map strings to strings")
-        return dict(value)
-
-    def object_list(self, name: str) -> tuple[Mapping[str, Any], ...]:
-        value = self._get(name, list, _REQUIRED, "a list of objects")
-        if not all(isinstance(item, dict) for item in value):
-            self.fail(f"field {name!r} must be a list of objects")
-        return tuple(value)
-
-
-_REQUIRED: Any = object()
-
-
-def _tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
-    return types if isinstance(types, tuple) else (types,)
-
-
-def _decode_stream(fields: _Fields) -> Stream:
+def _decode_stream(fields: HeaderFields) -> Stream:
     name = fields.string("stream")
     try:
         return Stream(name)
@@ -356,7 +285,7 @@ def _decode_stream(fields: _Fields) -> Stream:
         raise  # unreachable: fail() raised
 
 
-def _decode_error_code(fields: _Fields) -> ErrorCode:
+def _decode_error_code(fields: HeaderFields) -> ErrorCode:
     name = fields.string("code")
     try:
         return ErrorCode(name)
@@ -364,7 +293,7 @@ def _decode_error_code(fields: _Fields) -> ErrorCode:
         return ErrorCode.INTERNAL
 
 
-_Decoder: TypeAlias = Callable[[_Fields, str, list[bytes]], Message]
+_Decoder: TypeAlias = Callable[[HeaderFields, str, list[bytes]], Message]
 
 _DECODERS: dict[Kind, _Decoder] = {
     Kind.RUN: lambda f, i, p: Run(
