@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from toxbridge.auth import client_keys_from
 from toxbridge.client import Client
 from toxbridge.config import DEFAULT_LIVENESS_S, parse_endpoint
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 class ConnectionKey:
     endpoint: str
     timeout_s: float
+    keys: str | None = None  # a `toxbridge keygen` directory; None: TOXBRIDGE_KEYS or none
 
 
 class _Open:
@@ -48,6 +50,7 @@ class Connection:
                 parse_endpoint(key.endpoint),
                 timeout=key.timeout_s,
                 liveness_s=max(DEFAULT_LIVENESS_S, key.timeout_s),
+                keys=client_keys_from(key.keys),
             )
             await client.__aenter__()
             log.info("connecting to %s", key.endpoint)

@@ -6,6 +6,7 @@ refuses `window/workDoneProgress/create` simply gets no progress.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
@@ -13,6 +14,8 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 log = logging.getLogger(__name__)
+
+CREATE_TIMEOUT_S = 5.0
 
 
 class RunProgress:
@@ -29,10 +32,11 @@ class RunProgress:
         if token is None and _supported(server):
             candidate = f"toxbridge-{uuid.uuid4().hex}"
             try:
-                await server.work_done_progress.create_async(candidate)
+                async with asyncio.timeout(CREATE_TIMEOUT_S):
+                    await server.work_done_progress.create_async(candidate)
                 token = candidate
-            except Exception as error:  # the client refused: no progress, still run
-                log.info("client refused a progress token: %s", error)
+            except Exception as error:  # refused or unanswered: no progress, still run
+                log.info("client gave no progress token: %r", error)
         progress = cls(server, token)
         if token is not None:
             server.work_done_progress.begin(

@@ -154,8 +154,6 @@ class ToxbridgeServer(LanguageServer):
             return
         self.editor = layer
         self.session.settings = settings
-        if settings.keys:
-            log.warning("the 'keys' setting is accepted but this client has no CURVE support")
         log.info("settings: %s", settings)
 
     async def answer(self, work: Callable[[], Awaitable[T]], *, repeat: bool = True) -> T:

@@ -18,6 +18,7 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
 
 from toxbridge import protocol
 from toxbridge.client import RemoteRun, RunEvent
@@ -85,16 +86,10 @@ class Session:
         if workspace.root_path:
             return str(workspace.root_path)
         folders = list(workspace.folders.values())
-        return self._path_of(folders[0].uri) if folders else None
-
-    @staticmethod
-    def _path_of(uri: str) -> str | None:
-        from pygls.uris import to_fs_path
-
-        return to_fs_path(uri)
+        return to_fs_path(folders[0].uri) if folders else None
 
     def _key(self) -> ConnectionKey:
-        return ConnectionKey(self.settings.endpoint, self.settings.timeout_s)
+        return ConnectionKey(self.settings.endpoint, self.settings.timeout_s, self.settings.keys)
 
     def _publish(self, uri: str, diagnostics: list[types.Diagnostic]) -> None:
         self.server.text_document_publish_diagnostics(

@@ -171,7 +171,9 @@ def base_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Setti
     """Defaults, overlaid with the environment and the command line."""
     endpoint = resolve_endpoint(args, environ, server=False)
     timeout = getattr(args, "timeout", None) or DEFAULT_TIMEOUT_S
-    return Settings(endpoint=str(endpoint), timeout_s=float(timeout))
+    return Settings(
+        endpoint=str(endpoint), timeout_s=float(timeout), keys=getattr(args, "keys", None)
+    )
 
 
 def resolve(
