@@ -316,7 +316,9 @@ def test_run_problems_output_and_cancel_in_code_server(tmp_path: Path) -> None:
             "toxbridge.command": [sys.executable, "-m", "toxbridge", "lsp"],
             "toxbridge.endpoint": endpoint,
         }
-        (project / ".vscode" / "settings.json").write_text(json.dumps(workspace_settings))
+        settings_file = project / ".vscode" / "settings.json"
+        settings_file.write_text(json.dumps(workspace_settings))
+        base_config["settingsFile"] = str(settings_file)
         driven = drive(url, base_config, phase="run", result=result_file)
         stop_group(serve)
         unreachable = drive(url, base_config, phase="unreachable", result=tmp_path / "down.json")
@@ -361,6 +363,11 @@ def test_run_problems_output_and_cancel_in_code_server(tmp_path: Path) -> None:
     assert "round trip" in seen["pingText"], report
     assert "idle" in seen["pingText"], report
 
+    # "Run tox environment…" lists the server's envs, runs the picked one, remembers it
+    assert "py" in seen["envPickRows"], report
+    assert "Running tox -e py" in seen["envRunTitle"], report
+    assert seen["envPickRemembered"], report
+
     # with the server stopped: one actionable error, whose button opens the output
     completed, down = unreachable
     report = f"driver exit {completed.returncode}\n{completed.stderr}\n{json.dumps(down, indent=2)}"
@@ -369,3 +376,6 @@ def test_run_problems_output_and_cancel_in_code_server(tmp_path: Path) -> None:
     assert "Show output" in down["errorText"], report
     assert down["errorToasts"] == 1, report
     assert down["outputShownByButton"], report
+
+    # changing a launch setting restarts the bridge
+    assert "launch settings changed" in down["restartLog"], report

@@ -8,7 +8,7 @@
  *   node out/e2e/drive.js '{"url": "...", "folder": "...", ...}'
  */
 
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
 import { chromium, type Locator, type Page } from "playwright-core";
@@ -29,6 +29,8 @@ interface DriveConfig {
   readonly chromium: string;
   /** Upper bound for one tox run, in milliseconds. */
   readonly runTimeoutMs: number;
+  /** The workspace's .vscode/settings.json, which the unreachable phase edits. */
+  readonly settingsFile: string;
   /** "run": the normal session; "unreachable": the server has been stopped. */
   readonly phase: "run" | "unreachable";
 }
@@ -44,6 +46,10 @@ interface DriveResult {
   statusAfterCancel?: string;
   outputAfterCancel?: string;
   pingText?: string;
+  envPickRows?: string[];
+  envRunTitle?: string;
+  envPickRemembered?: boolean;
+  restartLog?: string;
   errorText?: string;
   errorToasts?: number;
   outputShownByButton?: boolean;
@@ -90,7 +96,7 @@ async function main(): Promise<void> {
     if (config.phase === "run") {
       await runPhase(page, config, result, status, step, screenshot);
     } else {
-      await unreachablePhase(page, result, step, screenshot);
+      await unreachablePhase(page, config, result, step, screenshot);
     }
     step("done");
   } catch (error) {
@@ -164,11 +170,27 @@ async function runPhase(
   const ping = notification(page, "round trip");
   await ping.waitFor();
   result.pingText = (await ping.innerText()).trim();
+
+  step("run 'Run tox environment…' and pick py");
+  result.envPickRows = await pickEnvironment(page, "py");
+  const envProgress = notification(page, "Running tox -e py");
+  await envProgress.waitFor();
+  result.envRunTitle = (await envProgress.innerText()).trim();
+  await envProgress.waitFor({ state: "hidden", timeout: config.runTimeoutMs });
+  step("the quick pick remembers the last choice");
+  await runCommand(page, "toxbridge: Run tox environment…");
+  const remembered = envRow(page, "py");
+  await remembered.waitFor();
+  result.envPickRemembered = await page
+    .locator(".quick-input-widget .quick-input-count", { hasText: "1" })
+    .isVisible();
+  await page.keyboard.press("Escape");
 }
 
 /** The server is gone: a run must end in one actionable error with a "Show output" button. */
 async function unreachablePhase(
   page: Page,
+  config: DriveConfig,
   result: DriveResult,
   step: (name: string) => void,
   screenshot: (name: string) => Promise<void>,
@@ -198,10 +220,44 @@ async function unreachablePhase(
     .first()
     .waitFor();
   result.outputShownByButton = true;
+
+  step("change a launch setting: the bridge restarts");
+  const settings = JSON.parse(readFileSync(config.settingsFile, "utf8")) as Record<string, unknown>;
+  writeFileSync(config.settingsFile, JSON.stringify({ ...settings, "toxbridge.logLevel": "debug" }));
+  const restarted = page
+    .locator(".panel .monaco-editor .view-lines")
+    .filter({ hasText: /launch\ssettings\schanged/ })
+    .first();
+  await restarted.waitFor();
+  result.restartLog = normalise(await restarted.innerText());
+  await page
+    .locator('[id="toxbridge.toxbridge.toxbridge.status"] .codicon-beaker')
+    .waitFor();
+}
+
+/** "Run tox environment…": tick `env` in the multi-select quick pick and accept. */
+async function pickEnvironment(page: Page, env: string): Promise<string[]> {
+  await runCommand(page, "toxbridge: Run tox environment…", false);
+  const rows = page.locator(".quick-input-widget .monaco-list-row");
+  const row = envRow(page, env);
+  await row.waitFor();
+  const labels = (await rows.allInnerTexts()).map((text) => text.trim());
+  await row.click();
+  await page.locator(".quick-input-widget .quick-input-count", { hasText: "1" }).waitFor();
+  await page.locator(".quick-input-widget .monaco-button", { hasText: "OK" }).click();
+  await page.locator(".quick-input-widget").waitFor({ state: "hidden" });
+  return labels;
+}
+
+function envRow(page: Page, env: string): Locator {
+  return page
+    .locator(".quick-input-widget .monaco-list-row")
+    .filter({ has: page.locator(".label-name", { hasText: new RegExp(`^${env}$`) }) })
+    .first();
 }
 
 /** F1, type the command's title, wait for it in the list, Enter. */
-async function runCommand(page: Page, title: string): Promise<void> {
+async function runCommand(page: Page, title: string, closes = true): Promise<void> {
   await page.keyboard.press("Escape");
   await page.keyboard.press("F1");
   const input = page.locator(".quick-input-widget input.input");
@@ -212,7 +268,9 @@ async function runCommand(page: Page, title: string): Promise<void> {
     .first()
     .waitFor();
   await page.keyboard.press("Enter");
-  await page.locator(".quick-input-widget").waitFor({ state: "hidden" });
+  if (closes) {
+    await page.locator(".quick-input-widget").waitFor({ state: "hidden" });
+  }
 }
 
 /** Quick Open (Ctrl+P) a workspace file. */
