@@ -10,9 +10,17 @@ import { MessageKind, type UserMessage } from "./messages";
 import type { ProgressSink, RunUi } from "./runner";
 import { readSettings, type ReadResult } from "./settings";
 
+/**
+ * Only values the user set (in user, workspace or folder settings): a value left at its
+ * default is not sent, so the bridge's own layers (`[tool.toxbridge]` in pyproject.toml,
+ * `TOXBRIDGE_*` variables) still apply.
+ */
 export function readWorkspaceSettings(): ReadResult {
   const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
-  return readSettings((key) => config.get(key));
+  return readSettings((key) => {
+    const value = config.inspect(key);
+    return value?.workspaceFolderValue ?? value?.workspaceValue ?? value?.globalValue;
+  });
 }
 
 export function workspaceRoot(): string | undefined {
