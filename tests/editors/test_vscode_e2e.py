@@ -125,6 +125,10 @@ def require_prerequisites() -> str:
     ]
     if missing:
         pytest.fail(f"missing {', '.join(missing)}: {SETUP_HINT}")
+    sources = [*EXTENSION.glob("src/*.ts"), EXTENSION / "package.json"]
+    newer = [path.name for path in sources if path.stat().st_mtime > VSIX.stat().st_mtime]
+    if newer:
+        pytest.fail(f"{VSIX.name} is older than {', '.join(newer)}: {SETUP_HINT}")
     assert code_server is not None
     return code_server
 
