@@ -182,7 +182,14 @@ class Server:
 def server(project: Path, log: Path, *extra: str) -> Iterator[Server]:
     """A real `toxbridge serve` on a free loopback port, stopped (and reaped) on exit."""
     endpoint = f"tcp://127.0.0.1:{free_port()}"
-    argv = [*TOXBRIDGE, "-l", "info", "serve", "--endpoint", endpoint, "--root", str(project)]
+    argv = [
+        *TOXBRIDGE,
+        "serve",
+        "--endpoint",
+        endpoint,
+        "--root",
+        str(project),
+    ]  # default log level, as users run it
     with log.open("ab") as out:
         process = subprocess.Popen(
             [*argv, *extra], stdout=out, stderr=subprocess.STDOUT, env=clean_env()
