@@ -60,7 +60,10 @@ export class RunController {
           increment = value.percentage - percentage;
           percentage = value.percentage;
         }
-        sink.report(value.message ?? (value.kind === "begin" ? value.title : undefined), increment);
+        // The notification already says what runs; the bridge's title would repeat it.
+        if (value.message !== undefined || increment !== undefined) {
+          sink.report(value.message, increment);
+        }
       });
       onCancel(() => {
         this.connection.notify(WORK_DONE_CANCEL, { token }).catch(() => undefined);

@@ -64,7 +64,8 @@ describe("RunController", () => {
     const controller = new RunController(bridge, ui, () => "token-1");
     const done = controller.run(["-e", "py"], "tox -e py");
     assert.deepEqual(bridge.sent[0], { method: "tox/run", params: { args: ["-e", "py"], workDoneToken: "token-1" } });
-    bridge.emit("token-1", { kind: "begin", title: "tox", message: "py: install" });
+    bridge.emit("token-1", { kind: "begin", title: "tox" });
+    bridge.emit("token-1", { kind: "report", message: "py: install" });
     bridge.emit("token-1", { kind: "report", message: "py: 3 passed", percentage: 40 });
     bridge.emit("token-1", { kind: "report", message: "py: 5 passed", percentage: 60 });
     bridge.emit("token-1", { kind: "end" });
