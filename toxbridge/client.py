@@ -58,7 +58,10 @@ class Client:
         self._context = context or zmq.asyncio.Context.instance()
         self._socket: zmq.asyncio.Socket | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._waiters: dict[str, asyncio.Queue[protocol.Reply]] = {}
+        # a run's replies go to a queue; a one-shot request's single reply to a future
+        self._waiters: dict[
+            str, asyncio.Queue[protocol.Reply] | asyncio.Future[protocol.Reply]
+        ] = {}
         self._ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:8]
         self._keys = keys
@@ -121,11 +124,12 @@ class Client:
         await self._request(protocol.Quit(self.new_id(), now))
 
     async def _request(self, message: protocol.Request) -> protocol.Reply:
-        replies = self._register(message.id)
+        answered: asyncio.Future[protocol.Reply] = asyncio.get_running_loop().create_future()
+        self._waiters[message.id] = answered
         try:
             async with asyncio.timeout(self.timeout):
                 await self.send(message)
-                reply = await replies.get()
+                reply = await answered
         except TimeoutError:
             raise self._unreachable() from None
         finally:
@@ -187,7 +191,7 @@ class Client:
             log.exception("client receive loop failed")
             failure = protocol.Error(None, protocol.ErrorCode.INTERNAL, f"client failed: {error}")
             for waiter in self._waiters.values():
-                waiter.put_nowait(failure)
+                _deliver(waiter, failure)
             raise
 
     async def _dispatch_replies(self, socket: zmq.asyncio.Socket) -> None:
@@ -198,12 +202,20 @@ class Client:
             except ProtocolError as error:
                 log.warning("ignoring malformed message from the server: %s", error)
                 continue
-            log.debug("received %s %s", type(message).__name__, message.id)
             waiter = self._waiters.get(message.id or "")
             if waiter is None:
                 log.debug("no one waits for %s %s", type(message).__name__, message.id)
             elif isinstance(message, protocol.Reply):
-                waiter.put_nowait(message)
+                _deliver(waiter, message)
+
+
+def _deliver(
+    waiter: asyncio.Queue[protocol.Reply] | asyncio.Future[protocol.Reply], reply: protocol.Reply
+) -> None:
+    if isinstance(waiter, asyncio.Queue):
+        waiter.put_nowait(reply)
+    elif not waiter.done():
+        waiter.set_result(reply)
 
 
 def _consume_outcome(future: asyncio.Future[Any]) -> None:
