@@ -50,7 +50,7 @@ commands = python -m pytest {posargs}
 
 [pytest]
 testpaths = tests
-addopts = -s -p no:cacheprovider
+addopts = -s -p no:cacheprovider --color=yes
 """
 
 TEST_SAMPLE = f"""\
@@ -319,6 +319,8 @@ def test_run_problems_output_and_cancel_in_code_server(tmp_path: Path) -> None:
         workspace_settings = {
             "toxbridge.command": [sys.executable, "-m", "toxbridge", "lsp"],
             "toxbridge.endpoint": endpoint,
+            # colours on, so the Output channel must really strip ANSI codes
+            "toxbridge.toxArgs": ["--colored", "yes"],
         }
         settings_file = project / ".vscode" / "settings.json"
         settings_file.write_text(json.dumps(workspace_settings))
