@@ -169,7 +169,8 @@ class Client:
         return ServerUnreachable(
             f"no toxbridge server answered at {self.endpoint} within {self.timeout:g}s; "
             "start one in the container with `toxbridge serve` (same port or --endpoint), "
-            "or point this client at it with -H/-p/--endpoint or TOXBRIDGE_ENDPOINT"
+            "or point this client at it: -H/-p/--endpoint or TOXBRIDGE_ENDPOINT on the "
+            "command line, the `endpoint` setting in an editor"
         )
 
     async def send(self, message: protocol.Request) -> None:
