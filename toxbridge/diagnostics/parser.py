@@ -5,6 +5,9 @@ by the section it is in (pytest's `=== TITLE ===` lines) and by its first charac
 only lines inside FAILURES/ERRORS, the warnings summary and the short summary are
 parsed further. A failure is emitted when the next header, section or summary line
 shows that its section is complete.
+
+Outside those sections, lines that cannot change anything are skipped in raw bytes (see
+`skip.py`), so a long passing run costs a few `bytes.find` calls per chunk.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from toxbridge.diagnostics.ansi import LineSplitter
+from toxbridge.diagnostics import skip
+from toxbridge.diagnostics.ansi import decode_lines
 from toxbridge.diagnostics.block import LOCATION, BlockKind, FailureBlock, with_type
 from toxbridge.diagnostics.model import Diagnostic, Location, RunStatus, Severity
 from toxbridge.diagnostics.paths import PathMapper, is_project_path, relative_to
@@ -26,6 +30,7 @@ _CAPTURED = re.compile(r"-+ (?:Captured|captured) ")
 _SUMMARY = re.compile(r"(FAILED|ERROR) ?(.*)$")
 _WARNING = re.compile(r"\s+(\S+?):(\d+): (\w*Warning): (.*)$")
 _CONFTEST = "ImportError while loading conftest "
+_MAX_BATCH = 16 * 1024  # bytes of consecutive lines decoded at once
 _PREFIXES = (
     ("ERROR collecting ", BlockKind.COLLECT),
     ("ERROR at setup of ", BlockKind.SETUP),
@@ -66,7 +71,8 @@ class DiagnosticParser:
 
     def __init__(self, mapper: PathMapper | None = None) -> None:
         self._mapper = mapper or PathMapper()
-        self._splitter = LineSplitter()
+        # The partial last line, raw, after the newline that ended the line before it.
+        self._tail = b"\n"
         self._out: list[Diagnostic] = []
         self._section = Section.NONE
         self._block: FailureBlock | None = None
@@ -85,16 +91,56 @@ class DiagnosticParser:
         self._percent: int | None = None
 
     def feed(self, data: bytes) -> list[Diagnostic]:
-        for line in self._splitter.feed(data):
-            self._line(line)
+        buf = self._tail + data
+        end = buf.rfind(b"\n")
+        if end > 0:
+            self._scan(buf, end)
+            self._tail = buf[end:]
+        else:
+            self._tail = buf
         return self._take()
 
     def close(self) -> list[Diagnostic]:
-        for line in self._splitter.close():
-            self._line(line)
+        tail, self._tail = self._tail[1:], b"\n"
+        if tail:
+            for line in decode_lines(tail):
+                self._line(line)
         self._finish_block()
         self._flush_line_items()
         return self._take()
+
+    def _scan(self, buf: bytes, end: int) -> None:
+        """The complete lines in `buf[1:end]`; `buf[0]` and `buf[end]` are newlines.
+
+        Where lines may be skipped, only those holding a needle are decoded. Lines are
+        decoded in batches that grow while no line is skipped, as in a failure section.
+        """
+        pos, batch = 1, 0
+        found: dict[skip.Needle, int] = {}
+        while pos <= end:
+            needles = self._needles()
+            if needles is not None:
+                start = skip.next_line(buf, pos, end, needles, found)
+                if start > end:
+                    return
+                if start > pos:
+                    pos, batch = start, 0
+            stop = buf.find(b"\n", min(pos + batch, end))
+            for line in decode_lines(buf[pos:stop]):
+                self._line(line)
+            pos = stop + 1
+            batch = min(batch * 2 + 256, _MAX_BATCH)
+
+    def _needles(self) -> skip.Needles | None:
+        """What a line needs to matter now, or None where every line matters."""
+        if self._block is not None:
+            return None
+        section = self._section
+        if section is Section.SESSION:
+            return skip.SESSION
+        if section is Section.OTHER or section is Section.NONE:
+            return skip.OUTSIDE
+        return None
 
     def _take(self) -> list[Diagnostic]:
         out, self._out = self._out, []
