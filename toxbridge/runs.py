@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from toxbridge import protocol
 from toxbridge.errors import ProtocolError
 from toxbridge.runner import ChildProcess, StopPolicy
+from toxbridge.warm import WarmTox
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class RunSettings:
     stop_policy: StopPolicy = field(default_factory=StopPolicy)
     allowed_env: tuple[str, ...] = DEFAULT_ALLOWED_ENV
     tox_version: str | None = None
+    warm: WarmTox | None = None  # None: exec tox per run (the cold path)
 
 
 class ActiveRun:
@@ -177,12 +179,7 @@ async def execute(run: ActiveRun, settings: RunSettings, send: Send) -> None:
     started = time.monotonic()
     code = CANCELLED_BEFORE_START
     try:
-        async with ChildProcess.start(
-            tox_argv(settings, run.request),
-            cwd=settings.root,
-            env=build_env(run.request, settings.allowed_env),
-            policy=settings.stop_policy,
-        ) as child:
+        async with _start_tox(settings, run.request) as child:
             run.pid, run.started_at = child.pid, time.time()
             log.info("run %s started tox (pid %d): %s", run.id, child.pid, run.request.args)
             started_msg = protocol.Started(run.id, child.pid, settings.root, settings.tox_version)
@@ -206,6 +203,17 @@ async def execute(run: ActiveRun, settings: RunSettings, send: Send) -> None:
         log.info("run %s exited %d (cancelled=%s) in %.2fs", run.id, code, cancelled, duration)
         if not run.abandoned:
             await send(run.envelope, protocol.Exit(run.id, code, cancelled, round(duration, 4)))
+
+
+def _start_tox(
+    settings: RunSettings, request: protocol.Run
+) -> contextlib.AbstractAsyncContextManager[ChildProcess]:
+    argv = tox_argv(settings, request)
+    env = build_env(request, settings.allowed_env)
+    if settings.warm is not None:
+        args = argv[len(settings.tox_command) :]
+        return settings.warm.start(args, env=env, policy=settings.stop_policy)
+    return ChildProcess.start(argv, cwd=settings.root, env=env, policy=settings.stop_policy)
 
 
 async def _stop_on_cancel(run: ActiveRun, child: ChildProcess, policy: StopPolicy) -> None:
