@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from toxbridge.config import DEFAULT_LIVENESS_S, add_endpoint_options, resolve_endpoint
 from toxbridge.errors import ConfigError
 from toxbridge.runner import DEFAULT_STOP_POLICY, StopPolicy
+
+if TYPE_CHECKING:
+    from toxbridge.server import ServerSettings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +60,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="let clients set this environment variable for tox (NAME* for a prefix)",
     )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        default=os.environ.get("TOXBRIDGE_COLD", "") not in ("", "0"),
+        help="start tox afresh for every run instead of forking a warm worker that has "
+        "already imported it (also TOXBRIDGE_COLD=1)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     from toxbridge.auth import keys_directory, load_server_keys
     from toxbridge.runner import become_subreaper
     from toxbridge.runs import DEFAULT_ALLOWED_ENV, RunSettings
-    from toxbridge.server import ServerSettings, serve_forever
+    from toxbridge.server import ServerSettings
+    from toxbridge.warm import WarmTox
 
     root = os.path.abspath(args.root)
     if not os.path.isdir(root):
@@ -75,14 +87,16 @@ def run(args: argparse.Namespace) -> int:
     except metadata.PackageNotFoundError:
         tox_version = None
     keys_dir = keys_directory(args.keys)
+    tox_command = (sys.executable, "-m", "tox")
     settings = ServerSettings(
         endpoint=resolve_endpoint(args, server=True),
         run=RunSettings(
             root=root,
-            tox_command=(sys.executable, "-m", "tox"),
+            tox_command=tox_command,
             stop_policy=StopPolicy(args.sigint_grace, args.sigterm_grace),
             allowed_env=(*DEFAULT_ALLOWED_ENV, *args.allow_env),
             tox_version=tox_version,
+            warm=None if args.cold else WarmTox(root, tox_command),
         ),
         liveness_s=args.liveness,
         max_message_bytes=args.max_message_size,
@@ -90,5 +104,16 @@ def run(args: argparse.Namespace) -> int:
         keys=load_server_keys(keys_dir) if keys_dir else None,
     )
     become_subreaper()
-    asyncio.run(serve_forever(settings))
+    asyncio.run(_serve(settings))
     return 0
+
+
+async def _serve(settings: ServerSettings) -> None:
+    from toxbridge.server import serve_forever
+
+    warm = settings.run.warm
+    if warm is None:
+        await serve_forever(settings)
+        return
+    async with warm:  # the worker lives exactly as long as the server
+        await serve_forever(settings)
