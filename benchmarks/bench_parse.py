@@ -5,6 +5,9 @@ corpus (every pytest version and --tb style, colour, xdist, tox) plus a long str
 passing verbose progress and captured output, repeated until it reaches the size asked
 for. It is fed in 64 KiB chunks from one reused block, so the process's peak RSS shows
 the parser's memory, which must not grow with the log size.
+
+It also gives the rate on the bridge benchmark's payload (tests/helpers/big.py's
+numbered lines): output in which no line matters, which the parser skips in raw bytes.
 """
 
 from __future__ import annotations
@@ -45,6 +48,11 @@ def build_block() -> bytes:
     return corpus + passing_session(20000)
 
 
+def noise_block() -> bytes:
+    """Numbered lines as tests/helpers/big.py writes them, 2.6 MB."""
+    return b"".join(b"%08d" % number + b"x" * 91 + b"\n" for number in range(26_000))
+
+
 def one_run(block: bytes, target: int) -> tuple[float, int]:
     parser = DiagnosticParser(PathMapper([("/tmp/toxbridge-corpus/proj", "/local")], "/local"))
     view = memoryview(block)
@@ -75,6 +83,8 @@ def main() -> None:
     print(f"log: {size:.0f} MB (block of {len(block) / 1e6:.1f} MB repeated)")
     print(f"median: {statistics.median(rates):.1f} MB/s over {args.runs} runs")
     print(f"peak RSS: {peak_mb:.0f} MB")
+    noise = [one_run(noise_block(), target)[0] for _ in range(args.runs)]
+    print(f"big.py noise: median {statistics.median(noise):.0f} MB/s over {args.runs} runs")
 
 
 if __name__ == "__main__":
