@@ -197,6 +197,7 @@ class Worker:
                 "-m",
                 "toxbridge.warm_worker",
                 str(theirs.fileno()),
+                str(os.getpid()),
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 # pipes, like a cold tox's: the interpreter sets sys.std* up the same way

@@ -1,6 +1,6 @@
 """The warm tox worker: imports tox once, then forks one fresh tox per run.
 
-Started by the server as `python -m toxbridge.warm_worker FD`, in the tox root, with the
+Started by the server as `python -m toxbridge.warm_worker FD SERVER_PID`, in the tox root, with the
 server's environment and pipes for stdio: exactly how the cold path starts
 `python -m tox`, so the interpreter builds the same `sys.std*` objects, `sys.path` and
 signal dispositions. FD is a SOCK_SEQPACKET socket to the server carrying JSON messages:
@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import runpy
+import signal
 import socket
 import sys
 import time
@@ -103,7 +104,7 @@ def become_tox(channel: socket.socket, request: dict[str, Any], fds: list[int]) 
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    sys.argv[1:] = request["args"]
+    sys.argv[1:] = request["args"]  # argv[0] is set by runpy, as `python -m tox` has it
     # files created since the worker started must be found like in a fresh interpreter,
     # including plugins' entry points (importlib.metadata caches per path)
     importlib.invalidate_caches()
@@ -111,8 +112,20 @@ def become_tox(channel: socket.socket, request: dict[str, Any], fds: list[int]) 
     logging._startTime = time.time()  # type: ignore[attr-defined]  # private, stable since 2.x
 
 
+def die_with(server_pid: int) -> None:
+    """SIGKILL this worker when the server dies, even by SIGKILL (Linux)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != server_pid:  # it died before the prctl
+        sys.exit(0)
+
+
 def main() -> None:
     channel = socket.socket(fileno=int(sys.argv[1]))
+    die_with(int(sys.argv[2]))
     preload()
     request, fds = serve(channel)
     become_tox(channel, request, fds)

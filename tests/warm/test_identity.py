@@ -50,7 +50,7 @@ INVOCATIONS: dict[str, tuple[str, ...]] = {
 # envs run at once: their output comes in any order
 UNORDERED = {"parallel", "parallel-no-spinner-all", "verbose-parallel"}
 
-_DURATION = re.compile(rb"\d+(\.\d+)?(=setup\[\d+(\.\d+)?\]\+cmd\[\d+(\.\d+)?\])? seconds")
+_DURATION = re.compile(rb"\d+(\.\d+)?(=setup\[\d+(\.\d+)?\]\+cmd\[\d+(\.\d+)?\])? seconds?\b")
 _PYTEST_TIME = re.compile(rb" in \d+\.\d+s")
 _PID = re.compile(rb"pid[= ]\d+")
 _LOG_MS = re.compile(rb"^(\S+: )\d+ ([A-Z] )", re.MULTILINE)  # -vv: ms since start

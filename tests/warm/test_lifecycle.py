@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, start_server
 from tests.core.test_runs import collect, process_gone, read_until_ready, wait_exited
 from toxbridge.client import Client
 from toxbridge.config import parse_endpoint
@@ -106,3 +106,13 @@ def test_fingerprint_follows_configuration_files(tmp_path: Path) -> None:
 def test_startup_env_keeps_what_the_interpreter_reads() -> None:
     env = {"PYTHONHASHSEED": "1", "LC_ALL": "C", "LANG": "C", "FORCE_COLOR": "1", "PATH": "/"}
     assert startup_env(env) == {"PYTHONHASHSEED": "1", "LC_ALL": "C", "LANG": "C"}
+
+
+async def test_worker_dies_with_its_server(warm_project: Path, tmp_path: Path) -> None:
+    server = start_server(warm_project, tmp_path / "server.log")
+    try:
+        worker = await tox_parent(server)
+        server.process.kill()
+        await wait_exited(worker)
+    finally:
+        server.stop()
