@@ -47,21 +47,29 @@ def test_fails_early():
 """
 EARLY_FAIL_LINE = 6  # 1-based
 
-# The sample itself polls for the release file: it stands in for a slow test.
+# A slow test: it blocks opening a FIFO until the test writes to it (`release`).
 TEST_LATE = """\
 import os
-import time
 
 
 def test_fails_late():
     print(f"WAITING PID {os.getpid()}", flush=True)  # seen live with `-s`
     release = os.environ.get("TOXBRIDGE_USER_RELEASE")
-    while release and not os.path.exists(release):
-        time.sleep(0.02)
+    if release:
+        with open(release, "rb") as fifo:
+            fifo.read()
     assert "late" == "released"
 """
 LATE_FAIL_LINE = 10
-LATE_DEF_LINE = 5
+LATE_DEF_LINE = 4
+# A FIFO in every sample project that nothing ever writes: the late test waits forever.
+NEVER_RELEASED = "never-released"
+
+
+def release_fifo(path: Path) -> None:
+    """Let a late test that waits on the FIFO `path` go on (blocks until it is reading)."""
+    path.write_text("go")
+
 
 TEST_OK = "def test_ok():\n    assert True\n"
 
@@ -73,6 +81,8 @@ def make_lsp_project(root: Path) -> Path:
     (root / "tox.ini").write_text(TOX_INI)
     (root / "test_early.py").write_text(TEST_EARLY)
     (root / "test_late.py").write_text(TEST_LATE)
+    if not (root / NEVER_RELEASED).exists():
+        os.mkfifo(root / NEVER_RELEASED)
     (root / "test_ok.py").write_text(TEST_OK)
     return root
 

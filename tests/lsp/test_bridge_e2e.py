@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
 from lsprotocol import types
 
-from tests.lsp.conftest import EARLY_FAIL_LINE, LATE_DEF_LINE, LATE_FAIL_LINE, Bridge
+from tests.lsp.conftest import (
+    EARLY_FAIL_LINE,
+    LATE_DEF_LINE,
+    LATE_FAIL_LINE,
+    Bridge,
+    release_fifo,
+)
 
 
 async def test_run_reports_progress_output_status_and_diagnostics(bridge: Bridge) -> None:
@@ -42,6 +49,7 @@ async def test_run_reports_progress_output_status_and_diagnostics(bridge: Bridge
 @pytest.mark.timeout(60)
 async def test_diagnostics_are_live_and_stale_ones_cleared(bridge: Bridge, tmp_path: Path) -> None:
     release = tmp_path / "release"
+    os.mkfifo(release)
     running = asyncio.ensure_future(
         bridge.request(
             "tox/run",
@@ -52,7 +60,7 @@ async def test_diagnostics_are_live_and_stale_ones_cleared(bridge: Bridge, tmp_p
     early = await bridge.wait_diagnostics(bridge.uri("test_early.py"))
     assert not running.done()
     assert early[0].range.start.line == EARLY_FAIL_LINE - 1
-    release.write_text("go")
+    await asyncio.to_thread(release_fifo, release)
     result = await running
     assert result.diagnostics == 2
     [late] = bridge.client.diagnostics[bridge.uri("test_late.py")]

@@ -10,9 +10,9 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
 
-from tests.lsp.conftest import Bridge
+from tests.lsp.conftest import NEVER_RELEASED, Bridge
 
-WAIT_FOREVER = {"TOXBRIDGE_USER_RELEASE": "/nonexistent/never-released"}
+WAIT_FOREVER = {"TOXBRIDGE_USER_RELEASE": NEVER_RELEASED}  # relative to the tox root
 
 
 async def wait_gone(pid: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from tests.conftest import RunningServer, free_port, start_server
-from tests.lsp.conftest import EARLY_FAIL_LINE, Bridge, start_bridge, stop_bridge
+from tests.lsp.conftest import EARLY_FAIL_LINE, Bridge, release_fifo, start_bridge, stop_bridge
 
 
 @pytest.mark.timeout(60)
@@ -76,6 +77,7 @@ async def test_run_on_save_debounces_and_replaces_the_run_in_flight(
     tox_server: RunningServer, lsp_project: Path, tmp_path: Path
 ) -> None:
     release = tmp_path / "release"
+    os.mkfifo(release)
     options = {
         "endpoint": tox_server.endpoint,
         "runOnSave": True,
@@ -94,7 +96,7 @@ async def test_run_on_save_debounces_and_replaces_the_run_in_flight(
         cancelled = await bridge.wait_status("finished")
         assert (cancelled.runId, cancelled.cancelled) == (first.runId, True)
         second = await bridge.wait_status("running", 2)
-        release.write_text("go")
+        await asyncio.to_thread(release_fifo, release)
         done = await bridge.wait_status("finished", 2)
         assert (done.runId, done.cancelled, done.exitCode) == (second.runId, False, 1)
         # Nothing else was pending: a ping shows an idle server.

@@ -56,6 +56,22 @@ _ERROR_CODES: dict[type[ToxbridgeError], int] = {
 }
 
 
+class _UserErrorsWithoutTraceback(logging.Filter):
+    """pygls logs every failed request with a traceback; an error `answer` raised on
+    purpose is a user's problem with a sentence of its own, not a bug: one line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, JsonRpcServerError) and error.code in _ERROR_CODES.values():
+            record.msg, record.args = "request failed: %s", (error.message,)
+            record.exc_info, record.exc_text, record.levelno = None, None, logging.INFO
+            record.levelname = "INFO"
+        return True
+
+
+logging.getLogger("pygls.protocol.json_rpc").addFilter(_UserErrorsWithoutTraceback())
+
+
 class _Answered(Exception):
     """A message that could not be structured; its error response has been sent."""
 
