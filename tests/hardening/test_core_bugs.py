@@ -1,0 +1,125 @@
+"""Inputs the fuzz found that break the server: one exact reproduction each.
+
+Marked xfail(strict) while the core bug is open, so the suite stays green and the fix
+shows up as an XPASS: then remove the marker here and the matching entry in
+`fuzzing.KNOWN_CORE_BUGS`, so the fuzz sends those inputs again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zmq
+
+from tests.conftest import RunningServer, start_server
+from toxbridge import protocol
+
+
+@pytest.fixture
+def own_server(
+    project: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[RunningServer]:
+    """A server each: these inputs kill or wedge it. Warm tox unless the test says cold."""
+    cold = ["--cold"] if getattr(request, "param", "warm") == "cold" else []
+    server = start_server(project, tmp_path / "server.log", "--sigint-grace", "0.2", *cold)
+    try:
+        yield server
+    finally:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # wedged by the bug under test
+            server.process.kill()
+            server.process.wait()
+
+
+@pytest.fixture
+def dealer(own_server: RunningServer) -> Iterator[zmq.Socket[bytes]]:
+    socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.setsockopt(zmq.RCVTIMEO, 10_000)
+    socket.connect(own_server.endpoint)
+    try:
+        yield socket
+    finally:
+        socket.close()
+
+
+def replies_until(socket: zmq.Socket[bytes], kind: type) -> list[protocol.Message]:
+    seen: list[protocol.Message] = []
+    while not seen or not isinstance(seen[-1], kind):
+        try:
+            seen.append(protocol.decode(socket.recv_multipart()))
+        except zmq.Again:
+            raise AssertionError(f"no {kind.__name__} within 10 s; got {seen}") from None
+    return seen
+
+
+def send_json(socket: zmq.Socket[bytes], header: dict[str, object]) -> None:
+    socket.send_multipart([protocol.MAGIC, json.dumps(header).encode()])
+
+
+COLD_EXEC_BUG = pytest.mark.xfail(
+    reason="core bug: on the exec path (--cold, or warm's fallback), ValueError from "
+    "create_subprocess_exec escapes execute() and kills the server",
+    strict=True,
+)
+
+
+@pytest.mark.parametrize(
+    "own_server",
+    ["warm", pytest.param("cold", marks=COLD_EXEC_BUG)],
+    indirect=True,
+)
+@pytest.mark.parametrize(
+    "request_fields",
+    [
+        {"args": ["-e", "exit", "--", "a\x00b"]},
+        {"args": ["-e", "exit", "--", "\ud800"]},
+        {"args": ["-e", "exit"], "env": {"TERM": "a\x00b"}},
+        # a start-up variable makes the warm server fall back to exec: the same crash
+        pytest.param(
+            {"args": ["-e", "exit", "--", "\ud800"], "env": {"PYTHONHASHSEED": "1"}},
+            marks=COLD_EXEC_BUG,
+        ),
+    ],
+    ids=["nul-in-args", "lone-surrogate-in-args", "nul-in-env", "warm-falls-back-to-exec"],
+)
+def test_unexecutable_run_gets_an_answer_and_the_server_lives(
+    own_server: RunningServer, dealer: zmq.Socket[bytes], request_fields: dict[str, object]
+) -> None:
+    send_json(dealer, {"id": "r", "kind": "run", "credit": 64, **request_fields})
+    answers = replies_until(dealer, protocol.Exit | protocol.Error)  # type: ignore[arg-type]
+    assert isinstance(answers[-1], protocol.Exit | protocol.Error)
+    dealer.send_multipart(protocol.encode(protocol.Ping("after")))
+    assert isinstance(replies_until(dealer, protocol.Pong)[-1], protocol.Pong)
+    assert own_server.process.poll() is None
+
+
+@pytest.mark.xfail(reason="core bug: a cancelled run waits for credit forever", strict=True)
+def test_cancel_ends_a_run_whose_client_granted_no_credit(dealer: zmq.Socket[bytes]) -> None:
+    send_json(dealer, {"id": "r", "kind": "run", "args": ["-e", "echo"], "credit": 0})
+    started = replies_until(dealer, protocol.Started)[-1]
+    assert isinstance(started, protocol.Started)
+    try:
+        dealer.send_multipart(protocol.encode(protocol.Cancel("c", "r")))
+        exit_ = replies_until(dealer, protocol.Exit)[-1]
+        assert isinstance(exit_, protocol.Exit)
+        assert exit_.cancelled
+    finally:  # the wedged server will be SIGKILLed: do not leave its tox behind
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(started.pid, signal.SIGKILL)
+
+
+@pytest.mark.xfail(reason="core bug: the reply carries id '', which decode rejects", strict=True)
+def test_error_kind_without_id_gets_a_decodable_reply(dealer: zmq.Socket[bytes]) -> None:
+    send_json(dealer, {"kind": "error"})
+    reply = protocol.decode(dealer.recv_multipart())
+    assert isinstance(reply, protocol.Error)
