@@ -232,17 +232,26 @@ class Worker:
     async def fork(
         self, args: Sequence[str], cwd: str, env: Mapping[str, str], fds: tuple[int, int]
     ) -> WarmProcess:
+        """Hand a run to the worker. WorkerLost: nothing started, the run may go cold."""
         request = json.dumps({"args": list(args), "env": dict(env), "cwd": cwd}).encode()
         try:
             socket.send_fds(self.channel, [request], list(fds))
+        except OSError as error:  # dead worker, or a request too large for one packet
+            self._lost = True
+            message = f"cannot hand the run to warm tox worker {self.pid}: {error}"
+            raise WorkerLost(message) from error
+        try:
             reply = await self.receive()
-        except BaseException:
+        except BaseException as error:
             self._lost = True  # a pid may still come: the next run must not read it
+            if isinstance(error, WorkerLost):
+                # tox may have started: running it again cold could run it twice
+                raise OSError(f"warm tox worker died while starting tox: {error}") from error
             raise
         pid = reply.get("pid")
         if not isinstance(pid, int):
             self._lost = True
-            raise WorkerLost(f"warm tox worker {self.pid} answered {reply!r}")
+            raise OSError(f"warm tox worker {self.pid} answered {reply!r}")
         return WarmProcess(pid, self)
 
     async def receive(self) -> dict[str, Any]:

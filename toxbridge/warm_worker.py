@@ -1,9 +1,10 @@
 """The warm tox worker: imports tox once, then forks one fresh tox per run.
 
-Started by the server as `python -m toxbridge.warm_worker FD SERVER_PID`, in the tox root, with the
-server's environment and pipes for stdio: exactly how the cold path starts
-`python -m tox`, so the interpreter builds the same `sys.std*` objects, `sys.path` and
-signal dispositions. FD is a SOCK_SEQPACKET socket to the server carrying JSON messages:
+Started by the server as `python -m toxbridge.warm_worker FD SERVER_PID`, in the tox
+root, with the server's environment, /dev/null and pipes for stdio: how the cold path
+starts `python -m tox`, so the interpreter builds the same `sys.std*` objects (buffering,
+encoding, seekability), `sys.path` and signal dispositions. FD is a SOCK_SEQPACKET
+socket to the server carrying JSON messages:
 
     worker → server  {"ready": true, "pid": n}                  once tox is imported
     server → worker  {"args": [...], "env": {...}, "cwd": str}  + 2 fds: tox's stdout, stderr
