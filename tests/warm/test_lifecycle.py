@@ -116,3 +116,14 @@ async def test_worker_dies_with_its_server(warm_project: Path, tmp_path: Path) -
         await wait_exited(worker)
     finally:
         server.stop()
+
+
+async def test_cold_setting_from_the_environment(
+    warm_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOXBRIDGE_COLD", "1")
+    server = start_server(warm_project, tmp_path / "server.log")
+    try:
+        assert await tox_parent(server) == server.process.pid
+    finally:
+        server.stop()
