@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -231,12 +232,16 @@ async def test_sigterm_cancels_runs_and_exits_zero(server: RunningServer) -> Non
 async def test_server_restart_mid_run_is_reported(project: Path, tmp_path: Path) -> None:
     first = start_server(project, tmp_path / "first.log")
     second: RunningServer | None = None
+    orphaned_group: int | None = None
     try:
         async with (
             Client(parse_endpoint(first.endpoint), timeout=10, liveness_s=20) as client,
             client.run(["-e", "tree"]) as remote,
         ):
             await read_until_ready(remote)
+            assert remote.started is not None
+            # a SIGKILLed server cannot stop its run: this test cleans the tree up itself
+            orphaned_group = remote.started.pid
             first.process.kill()
             first.process.wait()
             second = start_server(project, tmp_path / "second.log", endpoint=first.endpoint)
@@ -250,6 +255,9 @@ async def test_server_restart_mid_run_is_reported(project: Path, tmp_path: Path)
         first.stop()
         if second is not None:
             second.stop()
+        if orphaned_group is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(orphaned_group, signal.SIGKILL)
 
 
 async def test_silent_server_is_reported_within_liveness(project: Path, tmp_path: Path) -> None:
