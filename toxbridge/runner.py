@@ -23,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,22 @@ class StopPolicy:
 DEFAULT_STOP_POLICY = StopPolicy()
 
 
-class ChildProcess:
-    """A running command; create it with `ChildProcess.start`."""
+class Process(Protocol):
+    """What `ChildProcess` needs of a process: asyncio's, or one forked elsewhere."""
 
-    def __init__(self, process: asyncio.subprocess.Process, pipes: dict[int, Pipe]) -> None:
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+
+class ChildProcess:
+    """A running command; create it with `ChildProcess.start` (or `adopt`)."""
+
+    def __init__(self, process: Process, pipes: dict[int, Pipe]) -> None:
         self._process = process
         self._pipes = pipes  # read end -> which pipe; removed at EOF
         self._order = list(pipes)
@@ -74,8 +87,8 @@ class ChildProcess:
     ) -> AsyncIterator[ChildProcess]:
         """Run `argv`; on leaving the block the child and its group are gone and reaped."""
         policy = policy or StopPolicy()
-        out_read, out_write = _pipe()
-        err_read, err_write = _pipe()
+        out_read, out_write = output_pipe()
+        err_read, err_write = output_pipe()
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -97,6 +110,19 @@ class ChildProcess:
             yield child
         finally:
             await child._finish(policy)
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def adopt(
+        cls, process: Process, stdout: int, stderr: int, policy: StopPolicy | None = None
+    ) -> AsyncIterator[ChildProcess]:
+        """Take charge of a process someone else started in its own session, with the read
+        ends of its output pipes (from `output_pipe`); the same guarantees as `start`."""
+        child = cls(process, {stdout: Pipe.STDOUT, stderr: Pipe.STDERR})
+        try:
+            yield child
+        finally:
+            await child._finish(policy or StopPolicy())
 
     @property
     def returncode(self) -> int | None:
@@ -190,7 +216,8 @@ class ChildProcess:
                 loop.remove_reader(fd)
 
 
-def _pipe() -> tuple[int, int]:
+def output_pipe() -> tuple[int, int]:
+    """(read end, write end) of a pipe for a child's output; the read end is non-blocking."""
     read_end, write_end = os.pipe()
     os.set_blocking(read_end, False)
     with contextlib.suppress(OSError):  # the size is an optimisation; the default still works

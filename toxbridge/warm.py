@@ -27,9 +27,9 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from toxbridge.runner import ChildProcess, Pipe, StopPolicy, _pipe
+from toxbridge.runner import ChildProcess, StopPolicy, output_pipe
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +107,8 @@ class WarmTox:
     ) -> AsyncIterator[ChildProcess]:
         """Run tox with `args` in the root, warm when possible; the cold path's guarantees."""
         worker = await self._usable_worker(env)
-        out_read, out_write = _pipe()
-        err_read, err_write = _pipe()
+        out_read, out_write = output_pipe()
+        err_read, err_write = output_pipe()
         process: WarmProcess | None = None
         try:
             if worker is not None:
@@ -127,13 +127,8 @@ class WarmTox:
             ) as child:
                 yield child
             return
-        pipes = {out_read: Pipe.STDOUT, err_read: Pipe.STDERR}
-        # ChildProcess needs only pid, returncode and wait() from its process
-        child = ChildProcess(cast(asyncio.subprocess.Process, process), pipes)
-        try:
+        async with ChildProcess.adopt(process, out_read, err_read, policy) as child:
             yield child
-        finally:
-            await child._finish(policy or StopPolicy())
 
     async def _usable_worker(self, env: Mapping[str, str]) -> Worker | None:
         if startup_env(env) != startup_env(self.env):
