@@ -353,4 +353,4 @@ def error_reply(error: ProtocolError) -> Error:
         code = ErrorCode(error.code)
     except ValueError:
         code = ErrorCode.INTERNAL
-    return Error(error.request_id, code, error.message)
+    return Error(error.request_id or None, code, error.message)

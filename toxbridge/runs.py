@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 256 * 1024
 MAX_CREDIT = 1024  # bounds what a misbehaving client can make us queue in the socket
+CANCEL_STALL_S = 2.0
 CANCELLED_BEFORE_START = 130  # the shell's status for ^C
 COMMAND_NOT_FOUND = 127  # the shell's status for a command that cannot be run
 
@@ -68,6 +69,7 @@ class ActiveRun:
         self.credit = min(request.credit, MAX_CREDIT)
         self.cancel_requested = asyncio.Event()
         self.abandoned = False  # the client is gone: discard output instead of waiting
+        self.discarding = False  # the client is there but takes no output (see take_credit)
         self.pid: int | None = None
         self.started_at: float | None = None
         self._credit_granted = asyncio.Event()
@@ -86,11 +88,23 @@ class ActiveRun:
         self._credit_granted.set()
 
     async def take_credit(self) -> bool:
-        """Wait for credit for one output message; False means: discard it (client gone)."""
-        while self.credit <= 0 and not self.abandoned:
+        """Wait for credit for one output message; False means: discard it.
+
+        Output is discarded once the client is gone, or when a cancelled run's client
+        grants no credit for `CANCEL_STALL_S`: a cancel must end the run even then.
+        """
+        while self.credit <= 0 and not (self.abandoned or self.discarding):
             self._credit_granted.clear()
-            await self._credit_granted.wait()
-        if self.abandoned:
+            if not self.cancel_requested.is_set():
+                await self._credit_granted.wait()
+                continue
+            try:
+                async with asyncio.timeout(CANCEL_STALL_S):
+                    await self._credit_granted.wait()
+            except TimeoutError:
+                log.warning("run %s: cancelled and its client takes no output; discarding", self.id)
+                self.discarding = True
+        if self.abandoned or self.discarding:
             return False
         self.credit -= 1
         return True
@@ -147,6 +161,13 @@ def build_env(
 ) -> dict[str, str]:
     """tox's environment: the server's, the request's allowed overrides, and colour."""
     env = dict(os.environ if base is None else base)
+    for text in (*request.args, *request.env, *request.env.values()):
+        if not _passable(text):
+            raise ProtocolError(
+                protocol.ErrorCode.BAD_ARGS.value,
+                f"{text!r} cannot be passed to a process (NUL or an unpaired surrogate)",
+                request.id,
+            )
     for name in request.env:
         if not env_name_allowed(name, allowed):
             raise ProtocolError(
@@ -160,6 +181,17 @@ def build_env(
         env.pop("NO_COLOR", None)
         env.update(FORCE_COLOR="1", PY_COLORS="1")
     return env
+
+
+def _passable(text: str) -> bool:
+    """True when `text` can become an argv or environ entry."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def env_name_allowed(name: str, allowed: Sequence[str]) -> bool:
@@ -191,7 +223,7 @@ async def execute(run: ActiveRun, settings: RunSettings, send: Send) -> None:
                 code = await exited
                 if not child.stopping:
                     canceller.cancel()
-    except OSError as error:
+    except (OSError, ValueError) as error:
         # tox could not be started at all: say so as the shell would, and end the run
         log.error("run %s: cannot start tox: %s", run.id, error)
         code = COMMAND_NOT_FOUND

@@ -1,9 +1,4 @@
-"""Inputs the fuzz found that break the server: one exact reproduction each.
-
-Marked xfail(strict) while the core bug is open, so the suite stays green and the fix
-shows up as an XPASS: then remove the marker here and the matching entry in
-`fuzzing.KNOWN_CORE_BUGS`, so the fuzz sends those inputs again.
-"""
+"""Inputs the fuzz found that broke the server, one exact reproduction each (now fixed)."""
 
 from __future__ import annotations
 
@@ -66,16 +61,9 @@ def send_json(socket: zmq.Socket[bytes], header: dict[str, object]) -> None:
     socket.send_multipart([protocol.MAGIC, json.dumps(header).encode()])
 
 
-COLD_EXEC_BUG = pytest.mark.xfail(
-    reason="core bug: on the exec path (--cold, or warm's fallback), ValueError from "
-    "create_subprocess_exec escapes execute() and kills the server",
-    strict=True,
-)
-
-
 @pytest.mark.parametrize(
     "own_server",
-    ["warm", pytest.param("cold", marks=COLD_EXEC_BUG)],
+    ["warm", "cold"],
     indirect=True,
 )
 @pytest.mark.parametrize(
@@ -85,10 +73,7 @@ COLD_EXEC_BUG = pytest.mark.xfail(
         {"args": ["-e", "exit", "--", "\ud800"]},
         {"args": ["-e", "exit"], "env": {"TERM": "a\x00b"}},
         # a start-up variable makes the warm server fall back to exec: the same crash
-        pytest.param(
-            {"args": ["-e", "exit", "--", "\ud800"], "env": {"PYTHONHASHSEED": "1"}},
-            marks=COLD_EXEC_BUG,
-        ),
+        {"args": ["-e", "exit", "--", "\ud800"], "env": {"PYTHONHASHSEED": "1"}},
     ],
     ids=["nul-in-args", "lone-surrogate-in-args", "nul-in-env", "warm-falls-back-to-exec"],
 )
@@ -103,7 +88,6 @@ def test_unexecutable_run_gets_an_answer_and_the_server_lives(
     assert own_server.process.poll() is None
 
 
-@pytest.mark.xfail(reason="core bug: a cancelled run waits for credit forever", strict=True)
 def test_cancel_ends_a_run_whose_client_granted_no_credit(dealer: zmq.Socket[bytes]) -> None:
     send_json(dealer, {"id": "r", "kind": "run", "args": ["-e", "echo"], "credit": 0})
     started = replies_until(dealer, protocol.Started)[-1]
@@ -118,7 +102,6 @@ def test_cancel_ends_a_run_whose_client_granted_no_credit(dealer: zmq.Socket[byt
             os.killpg(started.pid, signal.SIGKILL)
 
 
-@pytest.mark.xfail(reason="core bug: the reply carries id '', which decode rejects", strict=True)
 def test_error_kind_without_id_gets_a_decodable_reply(dealer: zmq.Socket[bytes]) -> None:
     send_json(dealer, {"kind": "error"})
     reply = protocol.decode(dealer.recv_multipart())
