@@ -209,32 +209,41 @@ def tox_argv(settings: RunSettings, request: protocol.Run) -> list[str]:
 async def execute(run: ActiveRun, settings: RunSettings, send: Send) -> None:
     """Run tox for `run` and relay everything up to and including its `exit`."""
     started = time.monotonic()
-    code = CANCELLED_BEFORE_START
     try:
-        async with _start_tox(settings, run.request) as child:
-            run.pid, run.started_at = child.pid, time.time()
-            log.info("run %s started tox (pid %d): %s", run.id, child.pid, run.request.args)
-            started_msg = protocol.Started(run.id, child.pid, settings.root, settings.tox_version)
-            await send(run.envelope, started_msg)
-            async with asyncio.TaskGroup() as tasks:
-                exited = tasks.create_task(child.wait())
-                canceller = tasks.create_task(_stop_on_cancel(run, child, settings.stop_policy))
-                await _relay(run, child, send)
-                code = await exited
-                if not child.stopping:
-                    canceller.cancel()
+        code = await _run_tox(run, settings, send)
     except (OSError, ValueError) as error:
         # tox could not be started at all: say so as the shell would, and end the run
         log.error("run %s: cannot start tox: %s", run.id, error)
         code = COMMAND_NOT_FOUND
         text = f"toxbridge: cannot start {' '.join(settings.tox_command)}: {error}\n"
         await send(run.envelope, protocol.Output(run.id, protocol.Stream.STDERR, 0, text.encode()))
-    finally:
-        duration = time.monotonic() - started
-        cancelled = run.cancel_requested.is_set()
-        log.info("run %s exited %d (cancelled=%s) in %.2fs", run.id, code, cancelled, duration)
-        if not run.abandoned:
-            await send(run.envelope, protocol.Exit(run.id, code, cancelled, round(duration, 4)))
+    except Exception:
+        # a bug of ours, not the client's doing: say so, and keep serving the others
+        log.exception("run %s failed inside the server", run.id)
+        message = "internal error while running tox; the server log has the details"
+        await send(run.envelope, protocol.Error(run.id, protocol.ErrorCode.INTERNAL, message))
+        return
+    duration = time.monotonic() - started
+    cancelled = run.cancel_requested.is_set()
+    log.info("run %s exited %d (cancelled=%s) in %.2fs", run.id, code, cancelled, duration)
+    if not run.abandoned:
+        await send(run.envelope, protocol.Exit(run.id, code, cancelled, round(duration, 4)))
+
+
+async def _run_tox(run: ActiveRun, settings: RunSettings, send: Send) -> int:
+    async with _start_tox(settings, run.request) as child:
+        run.pid, run.started_at = child.pid, time.time()
+        log.info("run %s started tox (pid %d): %s", run.id, child.pid, run.request.args)
+        started_msg = protocol.Started(run.id, child.pid, settings.root, settings.tox_version)
+        await send(run.envelope, started_msg)
+        async with asyncio.TaskGroup() as tasks:
+            exited = tasks.create_task(child.wait())
+            canceller = tasks.create_task(_stop_on_cancel(run, child, settings.stop_policy))
+            await _relay(run, child, send)
+            code = await exited
+            if not child.stopping:
+                canceller.cancel()
+    return code
 
 
 def _start_tox(

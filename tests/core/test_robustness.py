@@ -347,3 +347,32 @@ def test_server_as_pid_1_reaps_orphans(project: Path, tmp_path: Path) -> None:
         subprocess.run(toxbridge("quit", "--endpoint", endpoint), check=True, timeout=30)
         assert process.wait(timeout=30) == 0
     assert sys.platform == "linux"
+
+
+async def test_a_bug_inside_a_run_is_reported_and_the_server_carries_on(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toxbridge import runs
+    from toxbridge.config import Endpoint
+    from toxbridge.errors import RemoteError
+    from toxbridge.server import Server, ServerSettings
+
+    async def broken_relay(*args: object) -> None:
+        raise RuntimeError("a simulated bug in the relay")
+
+    monkeypatch.setattr(runs, "_relay", broken_relay)
+    endpoint = Endpoint(f"ipc://{tmp_path}/bug.sock")
+    settings = runs.RunSettings(root=str(project), tox_command=(sys.executable, "-m", "tox"))
+    server = Server(ServerSettings(endpoint, settings))
+    serving = asyncio.create_task(server.serve())
+    try:
+        await server.bound.wait()
+        async with Client(endpoint, timeout=10) as client:
+            with pytest.raises(RemoteError, match="internal error"):
+                async with client.run(["-e", "tree"]) as remote:
+                    await collect(remote)
+            pong, _ = await client.ping()
+            assert pong.running == ()
+    finally:
+        server.stop(now=True)
+        await serving
