@@ -249,3 +249,39 @@ def _doctest_text(body: list[str], native: list[str]) -> str:
         shown = [line for line in body[start:] if line.strip() and not LOCATION.match(line)]
         detail = "\n".join(shown)
     return f"{example}\n{detail}".strip()
+
+
+_TITLE_PREFIXES = (
+    ("ERROR collecting ", BlockKind.COLLECT),
+    ("ERROR at setup of ", BlockKind.SETUP),
+    ("ERROR at teardown of ", BlockKind.TEARDOWN),
+    ("[doctest] ", BlockKind.DOCTEST),
+)
+
+
+def new_block(title: str) -> FailureBlock:
+    for prefix, kind in _TITLE_PREFIXES:
+        if title.startswith(prefix):
+            return FailureBlock(kind, title[len(prefix) :])
+    return FailureBlock(BlockKind.FAILED, title)
+
+
+def nodeid_suffix(domain: str, kind: BlockKind) -> str:
+    """`TestThing.test_m[1.5]` → `TestThing::test_m[1.5]`; doctest names keep their dots."""
+    if kind is BlockKind.DOCTEST:
+        return domain
+    head, bracket, params = domain.partition("[")
+    return head.replace(".", "::") + bracket + params
+
+
+def split_summary(rest: str) -> tuple[str, str]:
+    """`tests/t.py::test[a - b] - ValueError: x` → node id, message (brackets respected)."""
+    start = 0
+    while True:
+        index = rest.find(" - ", start)
+        if index < 0:
+            return rest.strip(), ""
+        head = rest[:index]
+        if head.count("[") == head.count("]"):
+            return head.strip(), with_type(rest[index + 3 :], None)
+        start = index + 1

@@ -19,7 +19,14 @@ from enum import Enum
 
 from toxbridge.diagnostics import skip
 from toxbridge.diagnostics.ansi import decode_lines
-from toxbridge.diagnostics.block import LOCATION, BlockKind, FailureBlock, with_type
+from toxbridge.diagnostics.block import (
+    LOCATION,
+    BlockKind,
+    FailureBlock,
+    new_block,
+    nodeid_suffix,
+    split_summary,
+)
 from toxbridge.diagnostics.model import Diagnostic, Location, RunStatus, Severity
 from toxbridge.diagnostics.paths import PathMapper, is_project_path, relative_to
 from toxbridge.diagnostics.progress import STATS, TOX_COMMAND, final_counts, parse_progress
@@ -31,12 +38,6 @@ _SUMMARY = re.compile(r"(FAILED|ERROR) ?(.*)$")
 _WARNING = re.compile(r"\s+(\S+?):(\d+): (\w*Warning): (.*)$")
 _CONFTEST = "ImportError while loading conftest "
 _MAX_BATCH = 16 * 1024  # bytes of consecutive lines decoded at once
-_PREFIXES = (
-    ("ERROR collecting ", BlockKind.COLLECT),
-    ("ERROR at setup of ", BlockKind.SETUP),
-    ("ERROR at teardown of ", BlockKind.TEARDOWN),
-    ("[doctest] ", BlockKind.DOCTEST),
-)
 
 
 class Section(Enum):
@@ -249,7 +250,7 @@ class DiagnosticParser:
             match = _HEADER.match(line)
             if match:
                 self._finish_block()
-                self._block = _new_block(match.group(1))
+                self._block = new_block(match.group(1))
                 return
         block = self._block
         if block is None:
@@ -279,7 +280,7 @@ class DiagnosticParser:
                 self._summary_entry(match.group(1), match.group(2))
 
     def _summary_entry(self, word: str, rest: str) -> None:
-        nodeid, message = _split_summary(rest)
+        nodeid, message = split_summary(rest)
         test = nodeid or None
         if word == "FAILED" and self._line_items:
             item = self._line_items.popleft()
@@ -316,7 +317,7 @@ class DiagnosticParser:
         crash = block.crash()
         if crash is None:
             # The summary line will name the test; keep the fuller message for it.
-            self._unlocated[_nodeid_suffix(block.title, block.kind)] = block.message()
+            self._unlocated[nodeid_suffix(block.title, block.kind)] = block.message()
             return
         definition = self._definition(block, test)
         if block.kind is BlockKind.CONFTEST:
@@ -358,7 +359,7 @@ class DiagnosticParser:
             return None
         if block.kind is BlockKind.COLLECT:
             return None if block.title == "test session" else block.title
-        suffix = _nodeid_suffix(block.title, block.kind)
+        suffix = nodeid_suffix(block.title, block.kind)
         candidates = self._known.get(suffix, [])
         if len(candidates) == 1:
             return candidates[0]
@@ -397,31 +398,3 @@ class DiagnosticParser:
             item = self._line_items.popleft()
             if item.path is not None:
                 self._emit(item.path, item.line, item.message, None, None)
-
-
-def _new_block(title: str) -> FailureBlock:
-    for prefix, kind in _PREFIXES:
-        if title.startswith(prefix):
-            return FailureBlock(kind, title[len(prefix) :])
-    return FailureBlock(BlockKind.FAILED, title)
-
-
-def _nodeid_suffix(domain: str, kind: BlockKind) -> str:
-    """`TestThing.test_m[1.5]` → `TestThing::test_m[1.5]`; doctest names keep their dots."""
-    if kind is BlockKind.DOCTEST:
-        return domain
-    head, bracket, params = domain.partition("[")
-    return head.replace(".", "::") + bracket + params
-
-
-def _split_summary(rest: str) -> tuple[str, str]:
-    """`tests/t.py::test[a - b] - ValueError: x` → node id, message (brackets respected)."""
-    start = 0
-    while True:
-        index = rest.find(" - ", start)
-        if index < 0:
-            return rest.strip(), ""
-        head = rest[:index]
-        if head.count("[") == head.count("]"):
-            return head.strip(), with_type(rest[index + 3 :], None)
-        start = index + 1
