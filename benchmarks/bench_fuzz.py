@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,23 +25,14 @@ import zmq  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from tests.conftest import RunningServer, make_project, start_server  # noqa: E402
+from tests.conftest import RunningServer, create_envs, make_project, start_server  # noqa: E402
 from tests.hardening.fuzzing import Fuzzer, ServerGone, cases  # noqa: E402
 
 PER_EXAMPLE = 10
 
 
 def prepare(root: Path) -> Path:
-    project = make_project(root / "project")
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    subprocess.run(
-        [sys.executable, "-m", "tox", "run", "-e", "exit", "--notest"],
-        cwd=project,
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    return project
+    return create_envs(make_project(root / "project"), "exit")
 
 
 def fuzz(server: RunningServer, total: int, batch: int) -> tuple[Fuzzer, str | None]:

@@ -62,19 +62,25 @@ def make_project(root: Path) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One shared sample project; its tox envs are created once per session."""
-    root = make_project(tmp_path_factory.mktemp("project"))
+def create_envs(root: Path, envs: str) -> Path:
+    """Create the tox envs `envs` (comma-separated) of the project at `root` once, up front."""
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
     subprocess.run(
-        [sys.executable, "-m", "tox", "run", "-e", "py,echo,exit,big,tree,color", "--notest"],
+        [sys.executable, "-m", "tox", "run", "-e", envs, "--notest"],
         cwd=root,
         check=True,
         capture_output=True,
         env=env,
     )
     return root
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One shared sample project; its tox envs are created once per session."""
+    return create_envs(
+        make_project(tmp_path_factory.mktemp("project")), "py,echo,exit,big,tree,color"
+    )
 
 
 @dataclass

@@ -94,9 +94,7 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            await _cancel_and_wait(self._reader)
         await self._exits.aclose()
         if self._socket is not None:
             self._socket.close(linger=0)
@@ -219,6 +217,12 @@ def _deliver(
         waiter.set_result(reply)
 
 
+async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def _consume_outcome(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.debug("best-effort send failed: %s", future.exception())
@@ -256,9 +260,7 @@ class RemoteRun:
         tb: TracebackType | None,
     ) -> None:
         if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+            await _cancel_and_wait(self._heartbeat)
         if self.result is None:  # left early: do not leave tox running for nobody
             self._client.send_nowait(protocol.Cancel(self._client.new_id(), self.id))
         self._client._unregister(self.id)

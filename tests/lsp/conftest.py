@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from tests.conftest import RunningServer, start_server
+from tests.conftest import RunningServer, create_envs, start_server
 
 TOX_INI = """\
 [tox]
@@ -90,16 +89,7 @@ def make_lsp_project(root: Path) -> Path:
 @pytest.fixture(scope="session")
 def lsp_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Shared by all bridge tests; its tox envs are created once."""
-    root = make_lsp_project(tmp_path_factory.mktemp("lsp-project"))
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    subprocess.run(
-        [sys.executable, "-m", "tox", "run", "-e", "early,late,ok", "--notest"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    return root
+    return create_envs(make_lsp_project(tmp_path_factory.mktemp("lsp-project")), "early,late,ok")
 
 
 @pytest.fixture
