@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,14 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from tests.conftest import RunningServer, free_port, start_server
-from tests.lsp.conftest import EARLY_FAIL_LINE, Bridge, release_fifo, start_bridge, stop_bridge
+from tests.lsp.conftest import (
+    EARLY_FAIL_LINE,
+    NEVER_RELEASED,
+    Bridge,
+    release_fifo,
+    start_bridge,
+    stop_bridge,
+)
 
 
 @pytest.mark.timeout(60)
@@ -187,3 +196,44 @@ async def test_malformed_input_gets_json_rpc_errors_and_the_bridge_survives() ->
         if bridge.returncode is None:
             bridge.kill()
             await bridge.wait()
+
+
+@pytest.mark.timeout(90)
+async def test_server_restarted_mid_run_fails_the_request_then_reconnects(
+    lsp_project: Path, tmp_path: Path
+) -> None:
+    first = start_server(lsp_project, tmp_path / "first.log")
+    bridge = await start_bridge(lsp_project, {"endpoint": first.endpoint})
+    second: RunningServer | None = None
+    orphaned_group: int | None = None
+    try:
+        running = asyncio.ensure_future(
+            bridge.request(
+                "tox/run",
+                {
+                    "args": ["-e", "late", "--", "-s"],
+                    "env": {"TOXBRIDGE_USER_RELEASE": NEVER_RELEASED},
+                },
+            )
+        )
+        waiting = await bridge.wait_output(r"WAITING PID (\d+)")
+        # a SIGKILLed server cannot stop its run: the test cleans the tree up itself
+        orphaned_group = os.getpgid(int(waiting.group(1)))
+        first.process.kill()
+        first.process.wait()
+        second = start_server(lsp_project, tmp_path / "second.log", endpoint=first.endpoint)
+        with pytest.raises(JsonRpcException) as failure:
+            await running
+        assert "restarted" in str(failure.value)
+        assert any("restarted" in shown.message for shown in bridge.client.messages)
+        pong = await bridge.request("tox/ping", {})  # the same bridge carries on
+        assert pong.connected is True
+        assert pong.running == []
+    finally:
+        await stop_bridge(bridge)
+        first.stop()
+        if second is not None:
+            second.stop()
+        if orphaned_group is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(orphaned_group, signal.SIGKILL)
