@@ -18,7 +18,7 @@ import zmq
 import zmq.asyncio
 
 from tests.conftest import RunningServer, free_port, start_server, toxbridge
-from tests.core.test_runs import collect, process_gone, read_until_ready
+from tests.core.test_runs import collect, process_gone, read_until_ready, wait_for_ready
 from toxbridge import protocol
 from toxbridge.client import Client
 from toxbridge.config import parse_endpoint
@@ -316,9 +316,7 @@ def test_cli_cancel_cancels_another_clients_run(server: RunningServer) -> None:
         stderr=subprocess.DEVNULL,
     ) as runner:
         assert runner.stdout is not None
-        for line in runner.stdout:
-            if line.startswith(b"READY"):
-                break
+        wait_for_ready(runner.stdout)
         cancel = subprocess.run(
             toxbridge("cancel", *server.client_args()), capture_output=True, text=True, timeout=30
         )

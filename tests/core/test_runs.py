@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -65,6 +66,17 @@ async def read_until_ready(remote: RemoteRun) -> list[int]:
         assert not isinstance(event, protocol.Exit), text
     pids_line = next(line for line in text.splitlines() if line.startswith(b"PIDS"))
     return [int(pid) for pid in pids_line.split()[1:]]
+
+
+def wait_for_ready(stream: IO[bytes]) -> list[int]:
+    """Read a CLI `tree` run's stdout until it says READY; returns its PIDS line."""
+    pids: list[int] = []
+    for line in stream:
+        if line.startswith(b"PIDS"):
+            pids = [int(pid) for pid in line.split()[1:]]
+        if line.startswith(b"READY"):
+            return pids
+    raise AssertionError("the tree run ended without saying READY")
 
 
 async def collect(remote: RemoteRun) -> tuple[bytes, protocol.Exit]:
@@ -225,12 +237,7 @@ def test_dead_client_run_is_cancelled(project: Path, tmp_path: Path) -> None:
             toxbridge("run", *server.client_args(), "-e", "tree"), stdout=subprocess.PIPE
         ) as client:
             assert client.stdout is not None
-            pids: list[int] = []
-            for line in client.stdout:
-                if line.startswith(b"PIDS"):
-                    pids = [int(pid) for pid in line.split()[1:]]
-                if line.startswith(b"READY"):
-                    break
+            pids = wait_for_ready(client.stdout)
             client.kill()
         asyncio.run(asyncio.wait_for(_all_exit(pids), timeout=30))
         assert all(process_gone(pid) for pid in pids)
@@ -296,9 +303,7 @@ def test_interrupt_signal_from_kill_is_handled_like_ctrl_c(server: RunningServer
         stderr=subprocess.PIPE,
     ) as client:
         assert client.stdout is not None
-        for line in client.stdout:
-            if line.startswith(b"READY"):
-                break
+        wait_for_ready(client.stdout)
         client.send_signal(signal.SIGINT)
         _, stderr = client.communicate(timeout=30)
     assert b"cancelling the remote run" in stderr
