@@ -131,7 +131,7 @@ class Client:
         except TimeoutError:
             raise self._unreachable() from None
         finally:
-            self._waiters.pop(message.id, None)
+            self._unregister(message.id)
         if isinstance(reply, protocol.Error):
             raise RemoteError(reply.code.value, reply.message)
         return reply

@@ -156,11 +156,8 @@ class RunQueue:
         self._added.set()
 
 
-def build_env(
-    request: protocol.Run, allowed: Sequence[str], base: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """tox's environment: the server's, the request's allowed overrides, and colour."""
-    env = dict(os.environ if base is None else base)
+def check_request(request: protocol.Run, allowed: Sequence[str]) -> None:
+    """Refuse, as `bad-args`, what cannot reach tox: unpassable text, disallowed variables."""
     for text in (*request.args, *request.env, *request.env.values()):
         if not _passable(text):
             raise ProtocolError(
@@ -176,6 +173,14 @@ def build_env(
                 f"{', '.join(allowed)} (the server adds more with --allow-env)",
                 request.id,
             )
+
+
+def build_env(
+    request: protocol.Run, allowed: Sequence[str], base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """tox's environment: the server's, the request's allowed overrides, and colour."""
+    check_request(request, allowed)
+    env = dict(os.environ if base is None else base)
     env.update(request.env)
     if request.color:
         env.pop("NO_COLOR", None)

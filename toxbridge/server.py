@@ -24,7 +24,14 @@ from toxbridge import __version__, protocol
 from toxbridge.auth import ServerKeys, curve_server
 from toxbridge.config import DEFAULT_LIVENESS_S, Endpoint
 from toxbridge.errors import ConfigError, ProtocolError
-from toxbridge.runs import ActiveRun, RunQueue, RunSettings, build_env, execute, reject_queued
+from toxbridge.runs import (
+    ActiveRun,
+    RunQueue,
+    RunSettings,
+    check_request,
+    execute,
+    reject_queued,
+)
 
 log = logging.getLogger(__name__)
 
@@ -213,14 +220,9 @@ class Server:
             case protocol.Run():
                 await self._accept_run(envelope, message)
             case protocol.Credit(id=run_id, n=n):
-                run = self.queue.find(client, run_id)
-                if run is None:
-                    raise _unknown_run(run_id)
-                run.grant(n)
+                self._own_run(client, run_id).grant(n)
             case protocol.Heartbeat(id=run_id):
-                run = self.queue.find(client, run_id)
-                if run is None:
-                    raise _unknown_run(run_id)
+                run = self._own_run(client, run_id)
                 state = "running" if run is self.queue.current else "queued"
                 await self._send(envelope, protocol.Alive(run_id, state))
             case protocol.Cancel(target=target):
@@ -231,6 +233,17 @@ class Server:
             case protocol.Quit(now=now):
                 await self._send(envelope, protocol.Ack(message.id))
                 self.stop(now=now)
+
+    def _own_run(self, client: bytes, run_id: str) -> ActiveRun:
+        """The client's active run `run_id`; `unknown-run` tells it the server restarted."""
+        run = self.queue.find(client, run_id)
+        if run is None:
+            raise ProtocolError(
+                protocol.ErrorCode.UNKNOWN_RUN.value,
+                f"no active run {run_id!r} from this client (did the server restart?)",
+                run_id,
+            )
+        return run
 
     async def _accept_run(self, envelope: Sequence[bytes], request: protocol.Run) -> None:
         if self._stopping:
@@ -243,7 +256,7 @@ class Server:
                 f"a run with id {request.id!r} is already active",
                 request.id,
             )
-        build_env(request, self.settings.run.allowed_env, base={})  # refuse bad env now
+        check_request(request, self.settings.run.allowed_env)  # refused now, not at its turn
         position = self.queue.add(ActiveRun(envelope, request))
         if position > 0:
             await self._send(envelope, protocol.Queued(request.id, position))
@@ -312,14 +325,6 @@ def _split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
     if len(frames) > 2 and frames[1] == b"":
         return frames[:2], frames[2:]
     return frames[:1], frames[1:]
-
-
-def _unknown_run(run_id: str) -> ProtocolError:
-    return ProtocolError(
-        protocol.ErrorCode.UNKNOWN_RUN.value,
-        f"no active run {run_id!r} from this client (did the server restart?)",
-        run_id,
-    )
 
 
 async def serve_forever(settings: ServerSettings) -> None:
