@@ -53,7 +53,10 @@ UNORDERED = {"parallel", "parallel-no-spinner-all", "verbose-parallel"}
 _DURATION = re.compile(rb"\d+(\.\d+)?(=setup\[\d+(\.\d+)?\]\+cmd\[\d+(\.\d+)?\])? seconds?\b")
 _PYTEST_TIME = re.compile(rb" in \d+\.\d+s")
 _PID = re.compile(rb"pid[= ]\d+")
-_CASE_PROBE = re.compile(rb"^\S+: <ms> D filesystem is case-sensitive ")
+# once-per-process file-system probes of virtualenv and python_discovery
+_FS_PROBE = re.compile(
+    rb"^\S+: <ms> D (filesystem is (not )?case-sensitive|symlink on filesystem does( not)? work) "
+)
 _LOG_MS = re.compile(rb"^(\S+: )\d+ ([A-Z] )", re.MULTILINE)  # -vv: ms since start
 _LIVE_DONE = re.compile(rb"^(\x1b\[[0-9;]*m)?\S+: (OK|FAIL|SKIP)\b.* in <t> seconds")
 
@@ -83,9 +86,10 @@ def normalise(data: bytes, root: Path, *, unordered: bool = False) -> bytes:
     # tox's main thread prints an env's "done" line while the next env already logs
     # from its thread: where it lands is a race in tox itself, so compare them apart
     # virtualenv and python_discovery each probe (and debug-log) the file system's case
-    # sensitivity once per process; which one gets there first depends on import order
-    # and, with -p, on tox's threads: debug noise, not a difference in behaviour
-    lines = [line for line in data.split(b"\n") if not _CASE_PROBE.search(line)]
+    # sensitivity and symlink support once per process; which one gets there first, and
+    # under which env's name, depends on import order and, with -p, on tox's threads:
+    # debug noise, not a difference in behaviour
+    lines = [line for line in data.split(b"\n") if not _FS_PROBE.search(line)]
     done = sorted(line for line in lines if _LIVE_DONE.match(line))
     rest = [line for line in lines if not _LIVE_DONE.match(line)]
     if unordered:
