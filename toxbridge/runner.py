@@ -146,6 +146,22 @@ class ChildProcess:
                 await self._wait_readable()
         return None
 
+    def top_up(self, chunk: Chunk, max_bytes: int) -> Chunk:
+        """`chunk` and what its pipe holds now after it, up to `max_bytes` in all; never waits."""
+        fd = next((fd for fd, pipe in self._pipes.items() if pipe is chunk.pipe), None)
+        parts = [chunk.data]
+        size = len(chunk.data)
+        while fd is not None and size < max_bytes:
+            try:
+                data = os.read(fd, max_bytes - size)
+            except BlockingIOError:
+                break
+            if not data:  # end of file: the next `read` sees it again and closes the pipe
+                break
+            parts.append(data)
+            size += len(data)
+        return chunk if len(parts) == 1 else Chunk(chunk.pipe, b"".join(parts))
+
     async def wait(self) -> int:
         """The exit status, shell-style (128+N for death by signal N), once the group is gone.
 

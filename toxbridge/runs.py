@@ -25,6 +25,12 @@ from toxbridge.warm import WarmTox
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 256 * 1024
+# A read at least this big means a writer in full flow: pausing a moment lets it fill the
+# pipe, so the stream crosses in a few large messages instead of many pipe-sized ones
+# (per-message work on both sides is what a 2-core machine runs out of). Smaller reads,
+# interactive output, go at once.
+BULK_BYTES = 16 * 1024
+BULK_SETTLE_S = 0.001
 MAX_CREDIT = 1024  # bounds what a misbehaving client can make us queue in the socket
 CANCEL_STALL_S = 2.0
 CANCELLED_BEFORE_START = 130  # the shell's status for ^C
@@ -275,6 +281,9 @@ async def _relay(run: ActiveRun, child: ChildProcess, send: Send) -> None:
         chunk = await child.read(CHUNK_BYTES)
         if chunk is None:
             return
+        if BULK_BYTES <= len(chunk.data) < CHUNK_BYTES:
+            await asyncio.sleep(BULK_SETTLE_S)
+            chunk = child.top_up(chunk, CHUNK_BYTES)
         if keep:
             stream = protocol.Stream(chunk.pipe.value)
             await send(run.envelope, protocol.Output(run.id, stream, seq, chunk.data))

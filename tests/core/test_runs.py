@@ -178,6 +178,28 @@ async def test_cancel_kills_the_whole_tree(client: Client, resist: str) -> None:
         assert process_gone(pid), pid
 
 
+async def test_a_burst_then_silence_arrives_whole_without_waiting_for_more(
+    client: Client,
+) -> None:
+    # the server gathers a writer's big reads into larger messages: a burst that is then
+    # followed by nothing (a test run printing a long traceback, then thinking) must still
+    # arrive at once, not wait for more output or the end of the run
+    pad = 300_000
+    text = b""
+    async with client.run(["-e", "tree", "--", f"pad={pad}"]) as remote:
+        async with asyncio.timeout(30):
+            async for event in remote:
+                assert not isinstance(event, protocol.Exit), text[-200:]
+                if isinstance(event, protocol.Output):
+                    text += event.data
+                    if b"READY" in text:
+                        break
+        await remote.cancel()
+        _, result = await collect(remote)
+    assert text.count(b"." * 63 + b"\n") == pad // 64  # all of the burst
+    assert result.cancelled
+
+
 async def test_queue_ping_and_next_run_after_cancel(server: RunningServer) -> None:
     endpoint = parse_endpoint(server.endpoint)
     async with (
