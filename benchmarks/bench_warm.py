@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -36,6 +36,16 @@ BIN = Path(sys.executable).parent
 TOX = [str(BIN / "tox")]  # console scripts on both sides, so start-up costs compare fairly
 TOXBRIDGE = [str(BIN / "toxbridge")]
 TARGET = 0.7
+
+# The sample's envs see this interpreter's site-packages, so its pytest loads every
+# plugin installed here (hypothesis, pytest-lsp, asyncio, ...): slower than a project's own
+# venv with pytest alone. `lean` is the same tests with third-party plugins left out.
+LEAN_ENV = """
+[testenv:lean]
+set_env = PYTEST_DISABLE_PLUGIN_AUTOLOAD = 1
+commands = python -m pytest -q -p no:cacheprovider {posargs:test_sample.py}
+"""
+FLOOR_ARGS = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "test_sample.py")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +67,10 @@ class Row:
         )
 
 
-def timed(argv: Sequence[str], cwd: Path) -> float:
+def timed(argv: Sequence[str], cwd: Path, extra_env: Mapping[str, str] | None = None) -> float:
+    env = {**os.environ, **extra_env} if extra_env else None
     start = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
@@ -123,9 +134,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-warm-") as tmp:
         root = make_project(Path(tmp) / "project")
+        with (root / "tox.ini").open("a") as tox_ini:
+            tox_ini.write(LEAN_ENV)
         env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
         subprocess.run(
-            [*TOX, "run", "-e", "py,echo", "--notest"],
+            [*TOX, "run", "-e", "py,echo,lean", "--notest"],
             cwd=root,
             check=True,
             capture_output=True,
@@ -140,6 +153,7 @@ def main() -> None:
                 ("`-e py` (pytest, 1 failure), warm", warm_at, ["-e", "py"], TARGET),
                 ("`-l` (list envs), warm", warm_at, ["-l"], None),
                 ("`-e echo` (one `python -c`), warm", warm_at, ["-e", "echo"], None),
+                ("`-e lean` (pytest, no third-party plugins), warm", warm_at, ["-e", "lean"], None),
                 ("`-e py`, cold (`--cold`)", cold_at, ["-e", "py"], None),
                 ("`-l`, cold (`--cold`)", cold_at, ["-l"], None),
             ]
@@ -153,12 +167,15 @@ def main() -> None:
                 a, b = pairs(partial(client, tox_args), partial(timed, tox, root), args.pairs)
                 rows.append(Row(f"{name}, connected client", tuple(a), tuple(b), None))
                 print(rows[-1].markdown(), file=sys.stderr, flush=True)
-            floor = [str(root / ".tox" / "py" / "bin" / "python"), "-m", "pytest", "-q"]
-            floor += ["-p", "no:cacheprovider", "test_sample.py"]
-            a, b = pairs(
-                partial(timed, floor, root), partial(timed, [*TOX, "-e", "py"], root), args.pairs
-            )
-            rows.append(Row("`-e py`'s pytest command alone (the floor)", tuple(a), tuple(b), None))
+            for env_name, lean in (("py", {}), ("lean", {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})):
+                floor = [str(root / ".tox" / env_name / "bin" / "python"), *FLOOR_ARGS]
+                a, b = pairs(
+                    partial(timed, floor, root, lean),
+                    partial(timed, [*TOX, "-e", env_name], root),
+                    args.pairs,
+                )
+                name = f"`-e {env_name}`'s pytest command alone (the floor)"
+                rows.append(Row(name, tuple(a), tuple(b), None))
         finally:
             for client in connected.values():
                 client.close()
