@@ -93,8 +93,8 @@ def parse(log: bytes, root: str, chunk: int | None = None) -> list[Diagnostic]:
     return out + parser.close()
 
 
-def _matches(truth: Truth, diagnostic: Diagnostic) -> bool:
-    if (truth.test, truth.env) != (diagnostic.test, diagnostic.env):
+def _matches(truth: Truth, diagnostic: Diagnostic, *, envs: bool = True) -> bool:
+    if truth.test != diagnostic.test or (envs and truth.env != diagnostic.env):
         return False
     # When the log never prints the crash site (`--tb=no`, `--tb=line` crashes outside the
     # project, XPASS(strict)), the test id is all the output can give.
@@ -103,7 +103,8 @@ def _matches(truth: Truth, diagnostic: Diagnostic) -> bool:
     return (truth.path, truth.line) == (diagnostic.path, diagnostic.line)
 
 
-def score(names: list[str]) -> Score:
+def score(names: list[str], *, envs: bool = True) -> Score:
+    """Match the parser's errors to pytest's truth; `envs=False` ignores tox env names."""
     result = Score()
     for name in names:
         log, root, truths = load(name)
@@ -111,7 +112,7 @@ def score(names: list[str]) -> Score:
         unused = list(errors)
         # Exact sites first, so a test-id-only match cannot take another truth's diagnostic.
         for truth in sorted(truths, key=lambda truth: not truth.printed):
-            hit = next((d for d in unused if _matches(truth, d)), None)
+            hit = next((d for d in unused if _matches(truth, d, envs=envs)), None)
             if hit is None:
                 result.missed.append((name, truth))
                 continue

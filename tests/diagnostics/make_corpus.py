@@ -1,8 +1,9 @@
 """Build the parser's test corpus from real pytest and tox runs.
 
-Run by hand (it is not a test): `python tests/diagnostics/make_corpus.py`. It writes a
-small fixture project under /tmp/toxbridge-corpus/proj, runs real pytest 7, 8 and 9
-(throwaway venvs in /tmp/tbgen) and tox 4 on it with many option sets, and saves each
+Run by hand (it is not a test): `python tests/diagnostics/make_corpus.py [NAME…]` (all
+logs, or only the named ones). It writes a small fixture project under
+/tmp/toxbridge-corpus/proj, runs real pytest 7, 8 and 9 (throwaway venvs in /tmp/tbgen) and
+tox 4 on it with many option sets (`tox run`, `tox p`, `tox p --parallel-live`), and saves each
 raw output as `data/<name>.log` with `data/<name>.truth.json` beside it. The truth comes
 from pytest itself, through the tiny `tbtruth` plugin below, never from our parser.
 """
@@ -376,7 +377,7 @@ FILES = {
 COMMON = ["-p", "no:cacheprovider", "--continue-on-collection-errors"]
 DEFAULT_TARGETS = ["tests", "src", "--doctest-modules", "--ignore=tests/broken"]
 
-# (log name, venv or "tox", pytest arguments)
+# (log name, venv or a tox mode from TOX_COMMANDS, pytest arguments)
 RUNS: list[tuple[str, str, list[str]]] = [
     ("p9-auto", "p9", []),
     ("p9-long-v", "p9", ["--tb=long", "-v"]),
@@ -396,10 +397,21 @@ RUNS: list[tuple[str, str, list[str]]] = [
     ("p7-line-q", "p7", ["--tb=line", "-q"]),
     ("p7-native-color", "p7", ["--tb=native", "--color=yes"]),
     ("tox-two-envs", "tox", []),
+    # `tox p` buffers each env's output and prints it when the env ends
+    ("tox-parallel", "tox-p", []),
+    # with --parallel-live the two envs' outputs interleave as they are written
+    ("tox-parallel-live", "tox-p-live", ["-q", "--tb=short"]),
     # A broken conftest below the root aborts collection of the whole session on pytest 7.
     ("p7-broken-conftest", "p7", ["tests"]),
     ("p9-broken-conftest", "p9", ["tests", "-q", "--tb=short"]),
 ]
+
+
+TOX_COMMANDS = {
+    "tox": ["tox", "run"],
+    "tox-p": ["tox", "p"],
+    "tox-p-live": ["tox", "p", "--parallel-live"],
+}
 
 
 def ensure_venv(name: str) -> Path:
@@ -435,8 +447,8 @@ def run_one(name: str, runner: str, args: list[str]) -> None:
         "PYTHONHASHSEED": "0",
     }
     env.pop("PYTEST_ADDOPTS", None)
-    if runner == "tox":
-        command = ["tox", "run", "-e", "alpha,beta", "--", *COMMON, *args]
+    if runner in TOX_COMMANDS:
+        command = [*TOX_COMMANDS[runner], "-e", "alpha,beta", "--", *COMMON, *args]
     else:
         command = [str(ensure_venv(runner)), "-m", "pytest", "-p", "tbtruth", *COMMON, *args]
     done = subprocess.run(
@@ -476,11 +488,15 @@ def broken_root_conftest() -> None:
 
 
 def main() -> None:
+    """Regenerate every log, or only the ones named on the command line."""
+    only = set(sys.argv[1:])
     DATA.mkdir(exist_ok=True)
     write_project()
     for name, runner, args in RUNS:
-        run_one(name, runner, args)
-    broken_root_conftest()
+        if not only or name in only:
+            run_one(name, runner, args)
+    if not only or "p9-root-conftest" in only:
+        broken_root_conftest()
 
 
 if __name__ == "__main__":

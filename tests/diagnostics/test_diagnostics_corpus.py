@@ -9,7 +9,10 @@ from toxbridge.diagnostics import Severity
 
 # pytest cannot report a conftest that breaks at start-up (no report hook runs), so that
 # log has no truth file entries; `test_root_conftest_failure` checks it instead.
-SCORED = [name for name in log_names() if name != "p9-root-conftest"]
+# `tox p --parallel-live` interleaves the envs' outputs with nothing saying which env a
+# line is from: `test_parallel_live_output` checks that log without env names.
+INTERLEAVED = "tox-parallel-live"
+SCORED = [name for name in log_names() if name not in ("p9-root-conftest", INTERLEAVED)]
 
 
 def test_corpus_is_present() -> None:
@@ -24,6 +27,17 @@ def test_recall_and_precision_over_whole_corpus() -> None:
     assert result.spurious == []
     assert result.recall == 1.0
     assert result.precision == 1.0
+
+
+def test_parallel_live_output() -> None:
+    # every failure at its site with its message; which env it came from the output does
+    # not say (tox prints each env's `commands[0]>` line, then both outputs, unmarked)
+    result = score([INTERLEAVED], envs=False)
+    assert result.truths >= 60
+    assert (result.recall, result.precision) == (1.0, 1.0), (result.missed, result.spurious)
+    assert result.message_ok == result.messages
+    envs = {d.env for d in parse(*load(INTERLEAVED)[:2])}
+    assert envs <= {"alpha", "beta"}, envs
 
 
 def test_messages_carry_the_exception() -> None:
