@@ -32,7 +32,7 @@ def process_gone(pid: int) -> bool:
     """True when `pid` has exited (a zombie waiting for its reaper counts as gone)."""
     try:
         status = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH: reaped while being read
         return True
     return status.rpartition(")")[2].split()[0] in ("Z", "X")
 
