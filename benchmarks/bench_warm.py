@@ -40,10 +40,11 @@ TARGET = 0.7
 # The sample's envs see this interpreter's site-packages, so its pytest loads every
 # plugin installed here (hypothesis, pytest-lsp, asyncio, ...): slower than a project's own
 # venv with pytest alone. `lean` is the same tests with third-party plugins left out.
-LEAN_ENV = """
+LEAN_SWITCH = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+LEAN_ENV = f"""
 [testenv:lean]
-set_env = PYTEST_DISABLE_PLUGIN_AUTOLOAD = 1
-commands = python -m pytest -q -p no:cacheprovider {posargs:test_sample.py}
+set_env = {LEAN_SWITCH} = 1
+commands = python -m pytest -q -p no:cacheprovider {{posargs:test_sample.py}}
 """
 FLOOR_ARGS = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "test_sample.py")
 
@@ -167,7 +168,7 @@ def main() -> None:
                 a, b = pairs(partial(client, tox_args), partial(timed, tox, root), args.pairs)
                 rows.append(Row(f"{name}, connected client", tuple(a), tuple(b), None))
                 print(rows[-1].markdown(), file=sys.stderr, flush=True)
-            for env_name, lean in (("py", {}), ("lean", {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})):
+            for env_name, lean in (("py", {}), ("lean", {LEAN_SWITCH: "1"})):
                 floor = [str(root / ".tox" / env_name / "bin" / "python"), *FLOOR_ARGS]
                 a, b = pairs(
                     partial(timed, floor, root, lean),

@@ -55,8 +55,8 @@ async def wait_exited(pid: int) -> None:
         os.close(fd)
 
 
-async def read_until_ready(remote: RemoteRun) -> list[int]:
-    """Consume a `tree` run's output until it says READY; returns its PIDS line."""
+async def read_output_until_ready(remote: RemoteRun) -> bytes:
+    """Consume a `tree` run's output until it says READY; returns that output."""
     text = b""
     async for event in remote:
         if isinstance(event, protocol.Output):
@@ -64,6 +64,12 @@ async def read_until_ready(remote: RemoteRun) -> list[int]:
             if b"READY" in text:
                 break
         assert not isinstance(event, protocol.Exit), text
+    return text
+
+
+async def read_until_ready(remote: RemoteRun) -> list[int]:
+    """Consume a `tree` run's output until it says READY; returns its PIDS line."""
+    text = await read_output_until_ready(remote)
     pids_line = next(line for line in text.splitlines() if line.startswith(b"PIDS"))
     return [int(pid) for pid in pids_line.split()[1:]]
 
@@ -185,15 +191,9 @@ async def test_a_burst_then_silence_arrives_whole_without_waiting_for_more(
     # followed by nothing (a test run printing a long traceback, then thinking) must still
     # arrive at once, not wait for more output or the end of the run
     pad = 300_000
-    text = b""
     async with client.run(["-e", "tree", "--", f"pad={pad}"]) as remote:
         async with asyncio.timeout(30):
-            async for event in remote:
-                assert not isinstance(event, protocol.Exit), text[-200:]
-                if isinstance(event, protocol.Output):
-                    text += event.data
-                    if b"READY" in text:
-                        break
+            text = await read_output_until_ready(remote)
         await remote.cancel()
         _, result = await collect(remote)
     assert text.count(b"." * 63 + b"\n") == pad // 64  # all of the burst
