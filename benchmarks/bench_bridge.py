@@ -30,11 +30,11 @@ from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
 
 from tests.conftest import free_port, make_project, start_server, toxbridge  # noqa: E402
-from toxbridge import protocol  # noqa: E402
 from toxbridge.lsp.handlers import build_server  # noqa: E402
 from toxbridge.lsp.progress import RunProgress  # noqa: E402
 from toxbridge.lsp.session import Session, _Relay  # noqa: E402
 from toxbridge.lsp.settings import Settings  # noqa: E402
+from toxbridge.wire import protocol  # noqa: E402
 
 FAILURE_LOG = b"""\
 py: commands[0]> python -m pytest test_sample.py

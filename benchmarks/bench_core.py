@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import free_port, make_project  # noqa: E402
-from toxbridge import protocol  # noqa: E402
-from toxbridge.client import Client  # noqa: E402
 from toxbridge.config import Endpoint  # noqa: E402
+from toxbridge.net.client import Client  # noqa: E402
+from toxbridge.wire import protocol  # noqa: E402
 
 BIN = Path(sys.executable).parent
 TOX = [str(BIN / "tox")]  # console scripts on both sides, so startup costs compare fairly

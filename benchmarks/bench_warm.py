@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import free_port, make_project  # noqa: E402
-from toxbridge.client import Client  # noqa: E402
 from toxbridge.config import parse_endpoint  # noqa: E402
+from toxbridge.net.client import Client  # noqa: E402
 
 BIN = Path(sys.executable).parent
 TOX = [str(BIN / "tox")]  # console scripts on both sides, so start-up costs compare fairly

@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from toxbridge.cli import main
+from toxbridge.cli.main import main
 
 raise SystemExit(main())

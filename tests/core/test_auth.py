@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import start_server, toxbridge
-from toxbridge.auth import keygen, load_client_keys
-from toxbridge.client import Client
 from toxbridge.config import parse_endpoint
 from toxbridge.errors import AuthenticationFailed, ConfigError
-from toxbridge.runner import StopPolicy
-from toxbridge.runs import RunSettings
-from toxbridge.server import Server, ServerSettings
+from toxbridge.net.auth import keygen, load_client_keys
+from toxbridge.net.client import Client
+from toxbridge.process.child import StopPolicy
+from toxbridge.server.app import Server, ServerSettings
+from toxbridge.server.execute import RunSettings
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_cli_without_keys_names_the_problem(keys: Path, project: Path, tmp_path:
 
 
 def test_keys_allow_a_public_bind_and_missing_keys_are_clear(keys: Path, tmp_path: Path) -> None:
-    from toxbridge.auth import load_server_keys
+    from toxbridge.net.auth import load_server_keys
 
     run = RunSettings(root=str(tmp_path), tox_command=("tox",), stop_policy=StopPolicy())
     public = parse_endpoint("tcp://0.0.0.0:9876")

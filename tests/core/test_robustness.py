@@ -19,10 +19,10 @@ import zmq.asyncio
 
 from tests.conftest import RunningServer, free_port, start_server, toxbridge
 from tests.core.test_runs import collect, process_gone, read_until_ready, wait_for_ready
-from toxbridge import protocol
-from toxbridge.client import Client
 from toxbridge.config import parse_endpoint
 from toxbridge.errors import ConnectionLost, ServerUnreachable
+from toxbridge.net.client import Client
+from toxbridge.wire import protocol
 
 
 @pytest.fixture
@@ -350,17 +350,17 @@ def test_server_as_pid_1_reaps_orphans(project: Path, tmp_path: Path) -> None:
 async def test_a_bug_inside_a_run_is_reported_and_the_server_carries_on(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from toxbridge import runs
     from toxbridge.config import Endpoint
     from toxbridge.errors import RemoteError
-    from toxbridge.server import Server, ServerSettings
+    from toxbridge.server import execute
+    from toxbridge.server.app import Server, ServerSettings
 
     async def broken_relay(*args: object) -> None:
         raise RuntimeError("a simulated bug in the relay")
 
-    monkeypatch.setattr(runs, "_relay", broken_relay)
+    monkeypatch.setattr(execute, "_relay", broken_relay)
     endpoint = Endpoint(f"ipc://{tmp_path}/bug.sock")
-    settings = runs.RunSettings(root=str(project), tox_command=(sys.executable, "-m", "tox"))
+    settings = execute.RunSettings(root=str(project), tox_command=(sys.executable, "-m", "tox"))
     server = Server(ServerSettings(endpoint, settings))
     serving = asyncio.create_task(server.serve())
     try:

@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 
-from toxbridge.runner import ChildProcess, Pipe, StopPolicy
+from toxbridge.process.child import ChildProcess, Pipe, StopPolicy
 
 KIB = 1024
 

@@ -16,10 +16,10 @@ from typing import IO
 import pytest
 
 from tests.conftest import HELPERS, RunningServer, toxbridge
-from toxbridge import protocol
-from toxbridge.client import Client, RemoteRun
 from toxbridge.config import parse_endpoint
 from toxbridge.errors import RemoteError
+from toxbridge.net.client import Client, RemoteRun
+from toxbridge.wire import protocol
 
 
 def run_cli(server: RunningServer, *tox_args: str) -> subprocess.CompletedProcess[bytes]:

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.diagnostics.corpus import DATA
-from toxbridge import cli
+from toxbridge.cli import main as cli
 
-# Until `toxbridge.cli` registers `parse`, drive the module the way cli.main would.
+# Until `toxbridge.cli.main` registers `parse`, drive the module the way cli.main would.
 _DRIVER = """
 import argparse, sys
-from toxbridge import cli_parse
+from toxbridge.cli import parse as cli_parse
 from toxbridge.errors import ToxbridgeError
 parser = argparse.ArgumentParser(prog="toxbridge parse")
 cli_parse.configure(parser)

@@ -27,11 +27,11 @@ from typing import Any
 import zmq
 from hypothesis import strategies as st
 
-from toxbridge import protocol
-from toxbridge.client import Client
 from toxbridge.config import Endpoint
 from toxbridge.errors import ProtocolError
-from toxbridge.runs import DEFAULT_ALLOWED_ENV
+from toxbridge.net.client import Client
+from toxbridge.server.policy import DEFAULT_ALLOWED_ENV
+from toxbridge.wire import protocol
 
 PING_LIMIT_S = 0.1
 REPLY_TIMEOUT_MS = 15_000

@@ -14,7 +14,7 @@ import pytest
 import zmq
 
 from tests.conftest import RunningServer, start_server
-from toxbridge import protocol
+from toxbridge.wire import protocol
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ rusage of a child, which also counts the parent's pages it was forked with).
 import sys
 from pathlib import Path
 
-from toxbridge.cli import main
+from toxbridge.cli.main import main
 
 
 def peak_rss_kib() -> int:

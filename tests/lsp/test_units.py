@@ -186,7 +186,7 @@ def test_publisher_publishes_per_file_and_clears_stale_files() -> None:
 def test_building_the_cli_does_not_import_pygls() -> None:
     """`toxbridge run` must not pay for pygls and lsprotocol (about half a second)."""
     code = (
-        "import sys; from toxbridge.cli import build_parser; build_parser(); "
+        "import sys; from toxbridge.cli.main import build_parser; build_parser(); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pygls', 'lsprotocol')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)

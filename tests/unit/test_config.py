@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from toxbridge.cli_run import split_argv
+from toxbridge.cli.run import split_argv
 from toxbridge.config import add_endpoint_options, parse_endpoint, resolve_endpoint
 from toxbridge.errors import ConfigError
 

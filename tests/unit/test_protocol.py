@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toxbridge import protocol
 from toxbridge.errors import ProtocolError
+from toxbridge.wire import protocol
 
 ids = st.text(min_size=1, max_size=40)
 text = st.text(max_size=60)
@@ -155,7 +155,7 @@ def test_errors_name_the_request_when_they_can() -> None:
 
 def test_pure_layers_import_no_zmq_or_asyncio() -> None:
     probe = (
-        "import sys, toxbridge.protocol, toxbridge.config;"
+        "import sys, toxbridge.wire.protocol, toxbridge.config;"
         "print(sorted(m for m in ('zmq', 'asyncio', 'pygls', 'lsprotocol') if m in sys.modules))"
     )
     result = subprocess.run(

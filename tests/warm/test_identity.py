@@ -148,9 +148,9 @@ def test_allowed_env_reaches_tox_the_same(
 def _run_with_env(server: RunningServer, args: tuple[str, ...], **env: str) -> Outcome:
     import asyncio
 
-    from toxbridge import protocol
-    from toxbridge.client import Client
     from toxbridge.config import parse_endpoint
+    from toxbridge.net.client import Client
+    from toxbridge.wire import protocol
 
     async def collect() -> Outcome:
         out, err = b"", b""

@@ -10,9 +10,9 @@ import pytest
 
 from tests.conftest import RunningServer, start_server
 from tests.core.test_runs import collect, process_gone, read_until_ready, wait_exited
-from toxbridge.client import Client
 from toxbridge.config import parse_endpoint
-from toxbridge.warm import fingerprint, startup_env
+from toxbridge.net.client import Client
+from toxbridge.process.warm.supervisor import fingerprint, startup_env
 
 
 def parent_of(pid: int) -> int:
@@ -41,7 +41,7 @@ async def tox_parent(server: RunningServer, env: dict[str, str] | None = None) -
 async def test_warm_worker_forks_tox(warm_server: RunningServer) -> None:
     worker = await tox_parent(warm_server)
     assert worker != warm_server.process.pid
-    assert "toxbridge.warm_worker" in command_line(worker)
+    assert "toxbridge.process.warm.worker" in command_line(worker)
     assert parent_of(worker) == warm_server.process.pid
     assert await tox_parent(warm_server) == worker  # the same worker serves the next run
 
@@ -94,7 +94,7 @@ async def test_worker_replaced_when_it_dies(warm_server: RunningServer) -> None:
     await wait_exited(before)
     after = await tox_parent(warm_server)
     assert after not in (before, warm_server.process.pid)
-    assert "toxbridge.warm_worker" in command_line(after)
+    assert "toxbridge.process.warm.worker" in command_line(after)
 
 
 def test_fingerprint_follows_configuration_files(tmp_path: Path) -> None:

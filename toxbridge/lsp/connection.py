@@ -12,9 +12,9 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from toxbridge.auth import client_keys_from
-from toxbridge.client import Client
 from toxbridge.config import DEFAULT_LIVENESS_S, parse_endpoint
+from toxbridge.net.auth import client_keys_from
+from toxbridge.net.client import Client
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,6 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from toxbridge import protocol
-from toxbridge.client import RemoteRun, RunEvent
 from toxbridge.diagnostics import DiagnosticParser, PathMapper
 from toxbridge.errors import ToxbridgeError
 from toxbridge.lsp.connection import Connection, ConnectionKey
@@ -30,6 +28,8 @@ from toxbridge.lsp.output import FLUSH_INTERVAL_S, OutputBatcher
 from toxbridge.lsp.progress import RunProgress
 from toxbridge.lsp.publish import DiagnosticsPublisher
 from toxbridge.lsp.settings import Settings
+from toxbridge.net.client import RemoteRun, RunEvent
+from toxbridge.wire import protocol
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,6 @@ from typing import Any, TypeAlias
 import zmq
 import zmq.asyncio
 
-from toxbridge import protocol
-from toxbridge.auth import ClientKeys, HandshakeWatch, curve_client, watch_handshakes
 from toxbridge.config import DEFAULT_LIVENESS_S, DEFAULT_TIMEOUT_S, Endpoint
 from toxbridge.errors import (
     AuthenticationFailed,
@@ -31,6 +29,8 @@ from toxbridge.errors import (
     RemoteError,
     ServerUnreachable,
 )
+from toxbridge.net.auth import ClientKeys, HandshakeWatch, curve_client, watch_handshakes
+from toxbridge.wire import protocol
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The warm tox worker: imports tox once, then forks one fresh tox per run.
 
-Started by the server as `python -m toxbridge.warm_worker FD SERVER_PID`, in the tox
+Started by the server as `python -m toxbridge.process.warm.worker FD SERVER_PID`, in the tox
 root, with the server's environment, /dev/null and pipes for stdio: how the cold path
 starts `python -m tox`, so the interpreter builds the same `sys.std*` objects (buffering,
 encoding, seekability), `sys.path` and signal dispositions. FD is a SOCK_SEQPACKET

@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any, TypeAlias
 
 from toxbridge.errors import ProtocolError
-from toxbridge.headers import HeaderFields
+from toxbridge.wire.headers import HeaderFields
 
 PROTOCOL_VERSION = 1
 MAGIC = b"TB1"

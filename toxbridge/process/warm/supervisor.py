@@ -3,7 +3,7 @@
 `WarmTox.start` offers what `ChildProcess.start` offers and yields a `ChildProcess`, so
 reading, waiting and stopping (SIGINT → SIGTERM → SIGKILL to the group) are the cold
 path's own code. Only the way the process comes to life differs: the worker
-(`toxbridge.warm_worker`) forks a child that becomes a session leader, takes this
+(`toxbridge.process.warm.worker`) forks a child that becomes a session leader, takes this
 server's pipes (passed with SCM_RIGHTS) as stdout and stderr, and runs tox's entry
 point. The worker reports the child's pid and exit status, since it is the parent.
 
@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from toxbridge.runner import ChildProcess, StopPolicy, output_pipe
+from toxbridge.process.child import ChildProcess, StopPolicy, output_pipe
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class WarmTox:
 
 
 class Worker:
-    """One `toxbridge.warm_worker` process and its end of the socket pair."""
+    """One `toxbridge.process.warm.worker` process and its end of the socket pair."""
 
     def __init__(
         self,
@@ -190,7 +190,7 @@ class Worker:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "toxbridge.warm_worker",
+                "toxbridge.process.warm.worker",
                 str(theirs.fileno()),
                 str(os.getpid()),
                 pass_fds=(theirs.fileno(),),

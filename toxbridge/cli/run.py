@@ -27,7 +27,7 @@ from toxbridge.config import (
 )
 
 if TYPE_CHECKING:
-    from toxbridge.client import Client
+    from toxbridge.net.client import Client
 
 _WITH_VALUE = {
     "-H",
@@ -103,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
 async def _main(args: argparse.Namespace) -> int:
     color = args.color == "yes" or (args.color == "auto" and os.isatty(1))
     env = {"COLUMNS": str(shutil.get_terminal_size().columns)} if os.isatty(1) else {}
-    from toxbridge.auth import client_keys_from
-    from toxbridge.client import Client
+    from toxbridge.net.auth import client_keys_from
+    from toxbridge.net.client import Client
 
     async with contextlib.AsyncExitStack() as stack:
         if args.local:
@@ -123,7 +123,7 @@ async def relay(client: Client, tox_args: Sequence[str], color: bool, env: dict[
     First SIGINT: ask the server to cancel, and keep relaying until the run's real exit.
     Second SIGINT: give up at once with 130.
     """
-    from toxbridge import protocol
+    from toxbridge.wire import protocol
 
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
@@ -180,8 +180,8 @@ def _write_all(fd: int, data: bytes) -> None:
 @contextlib.asynccontextmanager
 async def local_server(root: str) -> AsyncIterator[Endpoint]:
     """A private server for this process only, on an ipc socket in a temp dir."""
-    from toxbridge.runs import RunSettings
-    from toxbridge.server import Server, ServerSettings
+    from toxbridge.server.app import Server, ServerSettings
+    from toxbridge.server.execute import RunSettings
 
     with tempfile.TemporaryDirectory(prefix="toxbridge-") as tmp:
         endpoint = Endpoint(f"ipc://{tmp}/server.sock")

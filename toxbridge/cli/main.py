@@ -27,14 +27,14 @@ class SubcommandModule(Protocol):
 
 # (name, module, one-line help)
 SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("serve", "toxbridge.cli_serve", "run the toxbridge server (inside the container)"),
-    ("run", "toxbridge.cli_run", "run tox on the server; arguments after `run` go to tox"),
-    ("ping", "toxbridge.cli_control", "ask the server for its state"),
-    ("cancel", "toxbridge.cli_control", "cancel the server's current run"),
-    ("quit", "toxbridge.cli_control", "stop the server"),
-    ("parse", "toxbridge.cli_parse", "turn a saved tox/pytest log into diagnostics"),
-    ("keygen", "toxbridge.cli_keygen", "write CURVE keys for a server and a client"),
-    ("lsp", "toxbridge.lsp.cli", "the LSP bridge that editors launch (stdio)"),
+    ("serve", "toxbridge.cli.serve", "run the toxbridge server (inside the container)"),
+    ("run", "toxbridge.cli.run", "run tox on the server; arguments after `run` go to tox"),
+    ("ping", "toxbridge.cli.control", "ask the server for its state"),
+    ("cancel", "toxbridge.cli.control", "cancel the server's current run"),
+    ("quit", "toxbridge.cli.control", "stop the server"),
+    ("parse", "toxbridge.cli.parse", "turn a saved tox/pytest log into diagnostics"),
+    ("keygen", "toxbridge.cli.keygen", "write CURVE keys for a server and a client"),
+    ("lsp", "toxbridge.cli.lsp", "the LSP bridge that editors launch (stdio)"),
 )
 
 
@@ -66,7 +66,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     index = _subcommand_index(argv)
     if index is None or argv[index] != "run":
         return parser.parse_args(argv)
-    from toxbridge.cli_run import split_argv
+    from toxbridge.cli.run import split_argv
 
     own, tox_args = split_argv(argv[index + 1 :])
     args = parser.parse_args([*argv[: index + 1], *own])

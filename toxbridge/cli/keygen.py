@@ -11,7 +11,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from toxbridge.auth import keygen
+    from toxbridge.net.auth import keygen
 
     for path in keygen(args.directory):
         print(path)

@@ -29,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _control(args: argparse.Namespace) -> int:
-    from toxbridge.auth import client_keys_from
-    from toxbridge.client import Client
+    from toxbridge.net.auth import client_keys_from
+    from toxbridge.net.client import Client
 
     endpoint = resolve_endpoint(args, server=False)
     keys = client_keys_from(args.keys)

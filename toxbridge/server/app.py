@@ -20,18 +20,14 @@ from dataclasses import dataclass, field
 import zmq
 import zmq.asyncio
 
-from toxbridge import __version__, protocol
-from toxbridge.auth import ServerKeys, curve_server
+from toxbridge import __version__
 from toxbridge.config import DEFAULT_LIVENESS_S, Endpoint
 from toxbridge.errors import ConfigError, ProtocolError
-from toxbridge.runs import (
-    ActiveRun,
-    RunQueue,
-    RunSettings,
-    check_request,
-    execute,
-    reject_queued,
-)
+from toxbridge.net.auth import ServerKeys, curve_server
+from toxbridge.server.execute import RunSettings, execute, reject_queued
+from toxbridge.server.policy import check_request
+from toxbridge.server.queue import ActiveRun, RunQueue
+from toxbridge.wire import protocol
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from toxbridge.config import DEFAULT_LIVENESS_S, add_endpoint_options, resolve_endpoint
 from toxbridge.errors import ConfigError
-from toxbridge.runner import DEFAULT_STOP_POLICY, StopPolicy
+from toxbridge.process.child import DEFAULT_STOP_POLICY, StopPolicy
 
 if TYPE_CHECKING:
-    from toxbridge.server import ServerSettings
+    from toxbridge.server.app import ServerSettings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -73,11 +73,12 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     from importlib import metadata
 
-    from toxbridge.auth import keys_directory, load_server_keys
-    from toxbridge.runner import become_subreaper
-    from toxbridge.runs import DEFAULT_ALLOWED_ENV, RunSettings
-    from toxbridge.server import ServerSettings
-    from toxbridge.warm import WarmTox
+    from toxbridge.net.auth import keys_directory, load_server_keys
+    from toxbridge.process.child import become_subreaper
+    from toxbridge.process.warm.supervisor import WarmTox
+    from toxbridge.server.app import ServerSettings
+    from toxbridge.server.execute import RunSettings
+    from toxbridge.server.policy import DEFAULT_ALLOWED_ENV
 
     root = os.path.abspath(args.root)
     if not os.path.isdir(root):
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: ServerSettings) -> None:
-    from toxbridge.server import serve_forever
+    from toxbridge.server.app import serve_forever
 
     warm = settings.run.warm
     if warm is None:

@@ -1,0 +1,132 @@
+"""Executing one run: start tox, relay its output against credit, cancel its tree.
+
+`execute` starts tox for a run, relays its output as `output` messages only while the
+client has credit (so nothing is ever dropped by the ROUTER), and cancels the whole
+process tree when asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from toxbridge.process.child import ChildProcess, StopPolicy
+from toxbridge.process.warm.supervisor import WarmTox
+from toxbridge.server.policy import DEFAULT_ALLOWED_ENV, build_env
+from toxbridge.server.queue import ActiveRun
+from toxbridge.wire import protocol
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 256 * 1024
+# A read at least this big means a writer in full flow: pausing a moment lets it fill the
+# pipe, so the stream crosses in a few large messages instead of many pipe-sized ones
+# (per-message work on both sides is what a 2-core machine runs out of). Smaller reads,
+# interactive output, go at once.
+BULK_BYTES = 16 * 1024
+BULK_SETTLE_S = 0.001
+CANCELLED_BEFORE_START = 130  # the shell's status for ^C
+COMMAND_NOT_FOUND = 127  # the shell's status for a command that cannot be run
+
+Send = Callable[[Sequence[bytes], protocol.Reply], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    root: str
+    tox_command: tuple[str, ...]
+    stop_policy: StopPolicy = field(default_factory=StopPolicy)
+    allowed_env: tuple[str, ...] = DEFAULT_ALLOWED_ENV
+    tox_version: str | None = None
+    warm: WarmTox | None = None  # None: exec tox per run (the cold path)
+
+
+def tox_argv(settings: RunSettings, request: protocol.Run) -> list[str]:
+    colour = ["--colored", "yes"] if request.color else []
+    return [*settings.tox_command, *colour, *request.args]
+
+
+async def execute(run: ActiveRun, settings: RunSettings, send: Send) -> None:
+    """Run tox for `run` and relay everything up to and including its `exit`."""
+    started = time.monotonic()
+    try:
+        code = await _run_tox(run, settings, send)
+    except (OSError, ValueError) as error:
+        # tox could not be started at all: say so as the shell would, and end the run
+        log.error("run %s: cannot start tox: %s", run.id, error)
+        code = COMMAND_NOT_FOUND
+        text = f"toxbridge: cannot start {' '.join(settings.tox_command)}: {error}\n"
+        await send(run.envelope, protocol.Output(run.id, protocol.Stream.STDERR, 0, text.encode()))
+    except Exception:
+        # a bug of ours, not the client's doing: say so, and keep serving the others
+        log.exception("run %s failed inside the server", run.id)
+        message = "internal error while running tox; the server log has the details"
+        await send(run.envelope, protocol.Error(run.id, protocol.ErrorCode.INTERNAL, message))
+        return
+    duration = time.monotonic() - started
+    cancelled = run.cancel_requested.is_set()
+    log.info("run %s exited %d (cancelled=%s) in %.2fs", run.id, code, cancelled, duration)
+    if not run.abandoned:
+        await send(run.envelope, protocol.Exit(run.id, code, cancelled, round(duration, 4)))
+
+
+async def _run_tox(run: ActiveRun, settings: RunSettings, send: Send) -> int:
+    async with _start_tox(settings, run.request) as child:
+        run.pid, run.started_at = child.pid, time.time()
+        log.info("run %s started tox (pid %d): %s", run.id, child.pid, run.request.args)
+        started_msg = protocol.Started(run.id, child.pid, settings.root, settings.tox_version)
+        await send(run.envelope, started_msg)
+        async with asyncio.TaskGroup() as tasks:
+            exited = tasks.create_task(child.wait())
+            canceller = tasks.create_task(_stop_on_cancel(run, child, settings.stop_policy))
+            await _relay(run, child, send)
+            code = await exited
+            if not child.stopping:
+                canceller.cancel()
+    return code
+
+
+def _start_tox(
+    settings: RunSettings, request: protocol.Run
+) -> contextlib.AbstractAsyncContextManager[ChildProcess]:
+    argv = tox_argv(settings, request)
+    env = build_env(request, settings.allowed_env)
+    if settings.warm is not None:
+        args = argv[len(settings.tox_command) :]
+        return settings.warm.start(args, env=env, policy=settings.stop_policy)
+    return ChildProcess.start(argv, cwd=settings.root, env=env, policy=settings.stop_policy)
+
+
+async def _stop_on_cancel(run: ActiveRun, child: ChildProcess, policy: StopPolicy) -> None:
+    await run.cancel_requested.wait()
+    log.info("run %s: stopping process group %d", run.id, child.pid)
+    await child.stop(policy)
+
+
+async def _relay(run: ActiveRun, child: ChildProcess, send: Send) -> None:
+    seq = 0
+    while True:
+        keep = await run.take_credit()
+        chunk = await child.read(CHUNK_BYTES)
+        if chunk is None:
+            return
+        if BULK_BYTES <= len(chunk.data) < CHUNK_BYTES:
+            await asyncio.sleep(BULK_SETTLE_S)
+            chunk = child.top_up(chunk, CHUNK_BYTES)
+        if keep:
+            stream = protocol.Stream(chunk.pipe.value)
+            await send(run.envelope, protocol.Output(run.id, stream, seq, chunk.data))
+            seq += 1
+        # a child that never pauses must not starve pings and cancels
+        await asyncio.sleep(0)
+
+
+async def reject_queued(run: ActiveRun, send: Send) -> None:
+    """End a run that was cancelled before it started."""
+    run.cancel_requested.set()
+    if not run.abandoned:
+        await send(run.envelope, protocol.Exit(run.id, CANCELLED_BEFORE_START, True, 0.0))

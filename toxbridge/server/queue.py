@@ -1,0 +1,118 @@
+"""The server's runs: their state from acceptance to `exit`, and the queue.
+
+One tox at a time: `RunQueue` hands runs to the server's scheduler in order. An
+`ActiveRun` counts the output credit its client has granted, so nothing is ever sent
+that the ROUTER could drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Iterator, Sequence
+
+from toxbridge.wire import protocol
+
+log = logging.getLogger(__name__)
+
+MAX_CREDIT = 1024  # bounds what a misbehaving client can make us queue in the socket
+CANCEL_STALL_S = 2.0
+
+
+class ActiveRun:
+    """A run from the moment it is accepted until its `exit` has been sent."""
+
+    def __init__(self, envelope: Sequence[bytes], request: protocol.Run) -> None:
+        self.envelope = tuple(envelope)
+        self.request = request
+        self.id = request.id
+        self.credit = min(request.credit, MAX_CREDIT)
+        self.cancel_requested = asyncio.Event()
+        self.abandoned = False  # the client is gone: discard output instead of waiting
+        self.discarding = False  # the client is there but takes no output (see take_credit)
+        self.pid: int | None = None
+        self.started_at: float | None = None
+        self._credit_granted = asyncio.Event()
+
+    @property
+    def client(self) -> bytes:
+        return self.envelope[0]
+
+    def grant(self, n: int) -> None:
+        self.credit = min(self.credit + n, MAX_CREDIT)
+        self._credit_granted.set()
+
+    def cancel(self, *, abandon: bool = False) -> None:
+        self.abandoned = self.abandoned or abandon
+        self.cancel_requested.set()
+        self._credit_granted.set()
+
+    async def take_credit(self) -> bool:
+        """Wait for credit for one output message; False means: discard it.
+
+        Output is discarded once the client is gone, or when a cancelled run's client
+        grants no credit for `CANCEL_STALL_S`: a cancel must end the run even then.
+        """
+        while self.credit <= 0 and not (self.abandoned or self.discarding):
+            self._credit_granted.clear()
+            if not self.cancel_requested.is_set():
+                await self._credit_granted.wait()
+                continue
+            try:
+                async with asyncio.timeout(CANCEL_STALL_S):
+                    await self._credit_granted.wait()
+            except TimeoutError:
+                log.warning("run %s: cancelled and its client takes no output; discarding", self.id)
+                self.discarding = True
+        if self.abandoned or self.discarding:
+            return False
+        self.credit -= 1
+        return True
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "args": list(self.request.args),
+            "pid": self.pid,
+            "started": self.started_at,
+            "client": self.client.hex()[:16],
+        }
+
+
+class RunQueue:
+    """Runs waiting for their turn, plus the one running now."""
+
+    def __init__(self) -> None:
+        self.waiting: deque[ActiveRun] = deque()
+        self.current: ActiveRun | None = None
+        self._added = asyncio.Event()
+
+    def __iter__(self) -> Iterator[ActiveRun]:
+        if self.current is not None:
+            yield self.current
+        yield from self.waiting
+
+    def add(self, run: ActiveRun) -> int:
+        """Queue `run`; returns its position (0 = it runs next)."""
+        self.waiting.append(run)
+        self._added.set()
+        return len(self.waiting) - 1 + (self.current is not None)
+
+    def remove(self, run: ActiveRun) -> None:
+        with contextlib.suppress(ValueError):
+            self.waiting.remove(run)
+
+    def find(self, client: bytes, run_id: str) -> ActiveRun | None:
+        return next((r for r in self if r.client == client and r.id == run_id), None)
+
+    async def next_run(self) -> ActiveRun | None:
+        """The next run, or None when woken by `wake()` with nothing waiting."""
+        if not self.waiting:
+            self._added.clear()
+            await self._added.wait()
+        return self.waiting.popleft() if self.waiting else None
+
+    def wake(self) -> None:
+        self._added.set()

@@ -1,0 +1,1 @@
+"""The wire protocol: message types, header fields, encode/decode. Pure: no I/O."""
