@@ -60,11 +60,14 @@ _CONNECTION = (
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with toxbridge's usage exit status, which no tox run returns."""
+    """argparse with toxbridge's usage exit status, which no tox run returns, and a
+    usage error in one line that says where the options are listed."""
+
+    subcommands: dict[str, argparse.ArgumentParser]
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(ConfigError.exit_code, f"{self.prog}: error: {message}\n")
+        hint = f"`{self.prog} --help` lists the options"
+        self.exit(ConfigError.exit_code, f"{self.prog}: error: {message} ({hint})\n")
 
 
 class SubcommandModule(Protocol):
@@ -102,6 +105,7 @@ def build_parser(configure: Collection[str] | None = None) -> Parser:
         help="log level for messages on stderr (default: warning)",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.subcommands = {}
     for name, module, help_text in SUBCOMMANDS:
         sub = subparsers.add_parser(
             name,
@@ -111,6 +115,7 @@ def build_parser(configure: Collection[str] | None = None) -> Parser:
             add_help=name != "run",  # after `run`, -h is tox's; run_args adds --help
         )
         sub.set_defaults(module=module)
+        parser.subcommands[name] = sub
         if configure is None or name in configure:
             _module(module).configure(sub)
             sub.add_argument(
@@ -143,25 +148,31 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     index = subcommand_index(argv)
     name = argv[index] if index is not None else None
     parser = build_parser(configure=() if name is None else (name,))
-    if name != "run":
-        args = parser.parse_args(argv)
-    else:
+    tox_args: list[str] = []
+    if name == "run":
         from toxbridge.cli.run_args import split_argv
 
         assert index is not None  # noqa: S101 (name is argv[index])
         own, tox_args = split_argv(argv[index + 1 :])
-        args = parser.parse_args([*argv[: index + 1], *own])
+        argv = [*argv[: index + 1], *own]
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse blames the top level even for a subcommand's unknown option
+        before = index is not None and any(token in argv[:index] for token in unknown)
+        owner = parser if before else parser.subcommands[args.command]
+        owner.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if name == "run":
         args.tox_args = tox_args
     _check_connection_options(parser, args)
     return args
 
 
 def _check_connection_options(parser: Parser, args: argparse.Namespace) -> None:
+    sub = parser.subcommands[args.command]
     given = [flag for dest, flag in _CONNECTION if getattr(args, dest)]
     if given and args.command not in CLIENTS and args.command != "serve":
-        parser.error(f"{', '.join(given)}: `{args.command}` connects to no server")
+        sub.error(f"{', '.join(given)}: `{args.command}` connects to no server")
     if args.command == "serve" and args.host:
-        parser.error("-H/--host is a client's option; the server binds with -b/--bind")
+        sub.error("-H/--host is a client's option; the server binds with -b/--bind")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
