@@ -43,6 +43,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
         "write CURVE keys for a server and a client, or add a client (--client NAME)",
     ),
     ("lsp", "toxbridge.cli.lsp", "the LSP bridge that editors launch (stdio)"),
+    ("completion", "toxbridge.cli.completion", "print a shell completion script: bash, zsh, fish"),
 )
 # the subcommands that connect to a server, and so take connection options
 CLIENTS = frozenset(("run", "ping", "cancel", "quit", "lsp"))
