@@ -10,11 +10,9 @@ endpoint. Pure but for reading pyproject.toml: the CLI and the LSP bridge share 
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from toxbridge.errors import ConfigError
@@ -49,6 +47,8 @@ class Endpoint:
         host = self.host or ""
         if host == "localhost":
             return True
+        import ipaddress  # only the server asks
+
         try:
             return ipaddress.ip_address(host).is_loopback
         except ValueError:
@@ -100,45 +100,54 @@ def normal_key(key: str) -> str:
     return key.replace("-", "").replace("_", "").lower()
 
 
-def read_tool_table(path: Path) -> Mapping[str, Any] | None:
+def read_tool_table(path: str | os.PathLike[str]) -> Mapping[str, Any] | None:
     """`[tool.toxbridge]` of the pyproject.toml at `path`; None if the file or the table
     is absent. A file that cannot be read or parsed is a `ConfigError` naming it."""
-    import tomllib  # only a command that reads a project pays for it
-
     try:
-        with path.open("rb") as stream:
-            data = tomllib.load(stream)
+        with open(path, "rb") as stream:
+            text = stream.read()
     except (FileNotFoundError, NotADirectoryError):
         return None
-    except (OSError, tomllib.TOMLDecodeError) as error:
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error}") from None
+    import tomllib  # only where there is a file to parse
+
+    try:
+        data = tomllib.loads(text.decode())
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"cannot read {path}: {error}") from None
     tool = data.get("tool")
     section = tool.get("toxbridge") if isinstance(tool, Mapping) else None
     return section if isinstance(section, Mapping) else None
 
 
-def find_project(start: Path) -> tuple[Path, Mapping[str, Any]] | None:
+def find_project(start: str | os.PathLike[str]) -> tuple[str, Mapping[str, Any]] | None:
     """The nearest pyproject.toml at or above `start` that has a `[tool.toxbridge]` table
     (as tox and ruff look for their own tables), with that table."""
-    for folder in (start, *start.parents):
-        table = read_tool_table(folder / PYPROJECT)
+    folder = os.path.abspath(start)
+    while True:
+        path = os.path.join(folder, PYPROJECT)
+        table = read_tool_table(path)
         if table is not None:
-            return folder / PYPROJECT, table
-    return None
+            return path, table
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
-def anchored(table: Mapping[str, Any], folder: Path) -> dict[str, Any]:
+def anchored(table: Mapping[str, Any], folder: str | os.PathLike[str]) -> dict[str, Any]:
     """`table` with a relative `keys` directory and a relative `ipc://` socket path made
     absolute against `folder` (the pyproject's), whatever directory reads it."""
     result = dict(table)
     for key, value in table.items():
         name = normal_key(key)
         if name == "keys" and isinstance(value, str) and value:
-            result[key] = str(folder / Path(value).expanduser())
+            result[key] = os.path.join(folder, os.path.expanduser(value))
         elif name == "endpoint" and isinstance(value, str) and value.startswith("ipc://"):
             socket = value.removeprefix("ipc://")
             if socket and not socket.startswith("/"):
-                result[key] = f"ipc://{folder / socket}"
+                result[key] = f"ipc://{os.path.join(folder, socket)}"
     return result
 
 
@@ -170,14 +179,14 @@ def check_endpoint(value: Any, name: str) -> str:
 class ProjectConfig:
     """What a command-line client takes from `[tool.toxbridge]`; the bridge reads more."""
 
-    path: Path | None = None  # the pyproject.toml it came from
+    path: str | None = None  # the pyproject.toml it came from
     endpoint: str | None = None
     keys: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     timeout_s: float | None = None
 
 
-def project_config(start: Path) -> ProjectConfig:
+def project_config(start: str | os.PathLike[str]) -> ProjectConfig:
     """The client settings of the project at or above `start` (none: all unset).
     Keys only the bridge uses are ignored here; a bad value names the file and key."""
     found = find_project(start)
@@ -186,7 +195,7 @@ def project_config(start: Path) -> ProjectConfig:
     path, table = found
     values: dict[str, Any] = {}
     try:
-        for key, value in anchored(table, path.parent).items():
+        for key, value in anchored(table, os.path.dirname(path)).items():
             name = normal_key(key)
             if value is None:
                 continue

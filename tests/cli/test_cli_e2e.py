@@ -197,3 +197,15 @@ def test_toxbridges_own_failures_have_their_own_exit_codes(server: RunningServer
     unreachable = cli("ping", "--endpoint", f"tcp://127.0.0.1:{free_port()}", "--timeout", "0.3")
     assert (unreachable.returncode, unreachable.stderr.count("\n")) == (124, 1)
     assert cli("run", *server.client_args(), "-e", "exit", "--", "7").returncode == 7
+
+
+def test_ping_without_asyncio_fails_in_the_words_of_the_asyncio_client() -> None:
+    """ping and cancel use net.oneshot, run uses net.client: the same server down, the
+    same line and exit code."""
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    lines = {
+        command[0]: cli(*command, "--endpoint", endpoint, "--timeout", "0.3")
+        for command in (["ping"], ["cancel"], ["run", "-e", "exit"])
+    }
+    assert {done.returncode for done in lines.values()} == {ServerUnreachable.exit_code}
+    assert len({done.stderr for done in lines.values()}) == 1

@@ -134,9 +134,9 @@ def test_the_nearest_pyproject_with_a_toxbridge_table_is_found_upwards(tmp_path:
     deep.mkdir(parents=True)
     found = find_project(deep)
     assert found is not None
-    assert found[0] == outer
+    assert found[0] == str(outer)
     assert project_config(deep).endpoint == "tcp://127.0.0.1:1"
-    assert project_config(deep).path == outer
+    assert project_config(deep).path == str(outer)
 
 
 def test_no_pyproject_sets_nothing(tmp_path: Path) -> None:

@@ -21,16 +21,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from toxbridge.cli.connect import connection, open_client
-
-    async def request() -> tuple[str, ...]:
-        async with open_client(settings) as client:
-            return await client.cancel(args.run_id or "current")
+    from toxbridge.cli.connect import connection, one_request
+    from toxbridge.net.oneshot import request_id
+    from toxbridge.wire.protocol import Ack, Cancel
 
     settings = connection(args)
-    cancelled = asyncio.run(request())
+    reply, _ = one_request(settings, Cancel(request_id(), args.run_id or "current"))
+    cancelled = reply.cancelled if isinstance(reply, Ack) else ()
     if cancelled:
         print(f"cancelled: {', '.join(cancelled)}")
     elif args.run_id:

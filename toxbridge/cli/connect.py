@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from toxbridge.config import (
@@ -20,6 +19,7 @@ from toxbridge.config import (
 
 if TYPE_CHECKING:
     from toxbridge.net.client import Client
+    from toxbridge.wire import protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class Connection:
 
 def connection(args: argparse.Namespace) -> Connection:
     """Resolve every connection setting once; a bad one is a `ConfigError`."""
-    project = project_config(Path.cwd())
+    project = project_config(os.getcwd())
     return Connection(
         endpoint=resolve_endpoint(args, os.environ, server=False, project=project),
         keys=resolve_keys(args, os.environ, project),
@@ -51,3 +51,15 @@ def open_client(settings: Connection, *, liveness_s: float | None = None) -> Cli
     if liveness_s is None:
         return Client(settings.endpoint, timeout=settings.timeout, keys=keys)
     return Client(settings.endpoint, timeout=settings.timeout, keys=keys, liveness_s=liveness_s)
+
+
+def one_request(settings: Connection, message: protocol.Request) -> tuple[protocol.Reply, float]:
+    """`message`'s reply and round trip, over a plain socket (no asyncio): see net.oneshot."""
+    from toxbridge.net.oneshot import request
+
+    keys = None
+    if settings.keys:
+        from toxbridge.net.auth import client_keys_from
+
+        keys = client_keys_from(settings.keys)
+    return request(settings.endpoint, message, timeout=settings.timeout, keys=keys)

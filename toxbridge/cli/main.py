@@ -47,6 +47,10 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
 )
 # the subcommands that connect to a server, and so take connection options
 CLIENTS = frozenset(("run", "ping", "cancel", "quit", "lsp"))
+# one request, one answer, over a plain socket (net.oneshot)
+_ONE_SHOT = frozenset(("ping", "cancel", "quit"))
+# these log nothing at the default level, so they skip setting logging up
+_LOGS_NOTHING = _ONE_SHOT | {"completion"}
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # options before the subcommand that take a value (to find the subcommand without parsing)
 _TOP_WITH_VALUE = frozenset(
@@ -58,6 +62,30 @@ _CONNECTION = (
     ("endpoint", "--endpoint"),
     ("keys", "--keys"),
 )
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help with descriptions and epilogs as written (they are wrapped by hand), sized
+    to the terminal as argparse does, without importing shutil (and bz2, lzma) to ask."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:  # fmt: skip
+        if width is None:
+            width = _terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _terminal_columns() -> int:
+    """What shutil.get_terminal_size() says: $COLUMNS, else stdout's terminal, else 80."""
+    import os
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(1).columns
+    except OSError:
+        return 80
 
 
 class Parser(argparse.ArgumentParser):
@@ -89,6 +117,7 @@ def build_parser(configure: Collection[str] | None = None) -> Parser:
         prog="toxbridge",
         description="Run tox inside a container from your terminal or editor.",
         allow_abbrev=False,
+        formatter_class=Formatter,
     )
     parser.add_argument("--version", action="version", version=f"toxbridge {__version__}")
     group = parser.add_argument_group(
@@ -113,6 +142,7 @@ def build_parser(configure: Collection[str] | None = None) -> Parser:
             help=help_text,
             description=help_text,
             allow_abbrev=False,
+            formatter_class=Formatter,
             add_help=name != "run",  # after `run`, -h is tox's; run_args adds --help
         )
         sub.set_defaults(module=module)
@@ -177,19 +207,30 @@ def _check_connection_options(parser: Parser, args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; `argv` None means this process's own arguments."""
     try:
         args = parse_args(sys.argv[1:] if argv is None else list(argv))
     except ToxbridgeError as error:
         print(f"toxbridge: {error}", file=sys.stderr)
         return error.exit_code
-    _configure_logging(args.log_level)
+    if args.log_level != "warning" or args.command not in _LOGS_NOTHING:
+        _configure_logging(args.log_level)
     try:
-        return _module(args.module).run(args)
+        code = _module(args.module).run(args)
     except ToxbridgeError as error:
         print(f"toxbridge: {error}", file=sys.stderr)
-        return error.exit_code
+        code = error.exit_code
     except KeyboardInterrupt:
-        return 130
+        code = 130
+    if argv is None and args.command in _ONE_SHOT:
+        # A one-shot request has closed its socket and context and has nothing left to
+        # clean up; tearing the interpreter's modules down would add a fifth to its time.
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _configure_logging(level: str) -> None:

@@ -31,17 +31,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
     import time
 
-    from toxbridge.cli.connect import connection, open_client
-
-    async def ping() -> tuple[Pong, float]:
-        async with open_client(settings) as client:
-            return await client.ping()
+    from toxbridge.cli.connect import connection, one_request
+    from toxbridge.errors import ProtocolError
+    from toxbridge.net.oneshot import request_id
+    from toxbridge.wire.protocol import Ping, Pong
 
     settings = connection(args)
-    pong, rtt = asyncio.run(ping())
+    pong, rtt = one_request(settings, Ping(request_id()))
+    if not isinstance(pong, Pong):
+        raise ProtocolError("bad-frame", f"expected pong, got {type(pong).__name__}")
     if args.json:
         import json
 

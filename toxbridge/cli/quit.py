@@ -17,16 +17,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from toxbridge.cli.connect import connection, open_client
-
-    async def request() -> None:
-        async with open_client(settings) as client:
-            await client.quit(now=args.now)
+    from toxbridge.cli.connect import connection, one_request
+    from toxbridge.net.oneshot import request_id
+    from toxbridge.wire.protocol import Quit
 
     settings = connection(args)
-    asyncio.run(request())
+    one_request(settings, Quit(request_id(), args.now))
     if args.now:
         print(f"the server at {settings.endpoint} is stopping; its runs are being cancelled")
     else:

@@ -65,7 +65,6 @@ def split_argv(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.usage = USAGE
     parser.epilog = EPILOG
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--help", action="help", help="show this help (-h is tox's)")
     add_endpoint_options(parser, server=False, short=False)
     parser.add_argument(
