@@ -52,9 +52,7 @@ def heavy(modules: set[str], roots: tuple[str, ...]) -> list[str]:
     return sorted(m for m in modules if any(m == r or m.startswith(f"{r}.") for r in roots))
 
 
-def test_ping_imports_neither_the_server_nor_asyncio(
-    server: RunningServer, tmp_path: Path
-) -> None:
+def test_ping_imports_neither_the_server_nor_asyncio(server: RunningServer, tmp_path: Path) -> None:
     modules = imported(tmp_path, "ping", *server.client_args())
     assert "toxbridge.net.oneshot" in modules  # it did ping
     assert heavy(modules, (*NEVER, "asyncio", "zmq.asyncio", "logging", "uuid", "shutil")) == []

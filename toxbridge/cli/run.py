@@ -40,6 +40,12 @@ async def _main(args: argparse.Namespace) -> int:
         if args.local:
             endpoint = await stack.enter_async_context(local_server(os.getcwd()))
             settings = replace(settings, endpoint=endpoint, keys=None)
+            print(
+                f"toxbridge: a private server for this run (--local) at {endpoint}; "
+                "tox's output follows",
+                file=sys.stderr,
+                flush=True,
+            )
         client = open_client(settings, liveness_s=args.liveness)
         async with client:
             return await relay(client, args.tox_args, color, env)
