@@ -300,7 +300,10 @@ def test_local_mode_runs_without_a_separate_server(project: Path) -> None:
 
 def test_server_reports_its_state_as_json(server: RunningServer) -> None:
     result = subprocess.run(
-        toxbridge("ping", *server.client_args()), capture_output=True, text=True, timeout=30
+        toxbridge("ping", "--json", *server.client_args()),
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     state = json.loads(result.stdout)
     assert state["protocol"] == protocol.PROTOCOL_VERSION

@@ -1,14 +1,25 @@
-"""Endpoint resolution: options, environment variables, defaults, and what is private."""
+"""Endpoint resolution (options, environment variables, pyproject.toml, defaults), what
+is private, and `[tool.toxbridge]` as the CLI and the bridge read it."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
-from toxbridge.cli.run import split_argv
-from toxbridge.config import add_endpoint_options, parse_endpoint, resolve_endpoint
+from toxbridge.config import (
+    ProjectConfig,
+    add_endpoint_options,
+    find_project,
+    parse_endpoint,
+    project_config,
+    resolve_endpoint,
+    resolve_keys,
+    resolve_timeout,
+)
 from toxbridge.errors import ConfigError
+from toxbridge.lsp.settings import pyproject_layer
 
 
 def parse(argv: list[str], *, server: bool) -> argparse.Namespace:
@@ -69,19 +80,112 @@ def test_private_endpoints(url: str, private: bool) -> None:
     assert parse_endpoint(url).is_private() is private
 
 
+PROJECT = ProjectConfig(endpoint="ipc:///project.sock", keys="/project/keys", timeout_s=9.0)
+
+
 @pytest.mark.parametrize(
-    ("argv", "own", "tox"),
+    ("argv", "environ", "expected"),
     [
-        (["-e", "py"], [], ["-e", "py"]),
-        (["-e", "py", "--", "-k", "x"], [], ["-e", "py", "--", "-k", "x"]),
-        (["-p", "9000", "-p", "auto"], ["-p", "9000"], ["-p", "auto"]),
-        (["--local", "--color=yes", "-e", "py"], ["--local", "--color=yes"], ["-e", "py"]),
-        (["--endpoint", "ipc:///s", "l"], ["--endpoint", "ipc:///s"], ["l"]),
-        (["--", "-e"], [], ["--", "-e"]),
-        ([], [], []),
+        ([], {}, "ipc:///project.sock"),
+        ([], {"TOXBRIDGE_PORT": "7"}, "tcp://127.0.0.1:7"),
+        ([], {"TOX_SERVER_PORT": "8"}, "tcp://127.0.0.1:8"),
+        ([], {"TOXBRIDGE_ENDPOINT": "tcp://127.0.0.1:5"}, "tcp://127.0.0.1:5"),
+        (["-H", "box"], {}, "tcp://box:9876"),
+        (["-p", "6"], {"TOXBRIDGE_HOST": "db"}, "tcp://db:6"),
+        # a host or port given higher up beats a lower layer's whole endpoint
+        (["-p", "6"], {"TOXBRIDGE_ENDPOINT": "tcp://127.0.0.1:5"}, "tcp://127.0.0.1:6"),
+        (["--endpoint", "ipc:///x"], {"TOXBRIDGE_HOST": "db"}, "ipc:///x"),
     ],
 )
-def test_run_arguments_split_at_the_first_tox_argument(
-    argv: list[str], own: list[str], tox: list[str]
+def test_a_clients_endpoint_option_then_environment_then_pyproject(
+    argv: list[str], environ: dict[str, str], expected: str
 ) -> None:
-    assert split_argv(argv) == (own, tox)
+    args = parse(argv, server=False)
+    assert str(resolve_endpoint(args, environ, server=False, project=PROJECT)) == expected
+
+
+def test_the_server_ignores_the_projects_endpoint() -> None:
+    args = parse([], server=True)
+    assert str(resolve_endpoint(args, {}, server=True, project=PROJECT)) == "tcp://127.0.0.1:9876"
+
+
+def test_keys_and_timeout_option_then_environment_then_pyproject() -> None:
+    bare = parse([], server=False)
+    assert resolve_keys(bare, {}, PROJECT) == "/project/keys"
+    assert resolve_keys(bare, {"TOXBRIDGE_KEYS": "/env"}, PROJECT) == "/env"
+    assert resolve_keys(parse(["--keys", "/opt"], server=False), {"TOXBRIDGE_KEYS": "/e"}) == "/opt"
+    assert resolve_keys(bare, {}, ProjectConfig()) is None
+    assert resolve_timeout(bare, PROJECT) == 9.0
+    assert resolve_timeout(parse(["--timeout", "2"], server=False), PROJECT) == 2.0
+    assert resolve_timeout(bare, ProjectConfig()) == 5.0
+
+
+def write_pyproject(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "pyproject.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_nearest_pyproject_with_a_toxbridge_table_is_found_upwards(tmp_path: Path) -> None:
+    outer = write_pyproject(tmp_path, '[tool.toxbridge]\nendpoint = "tcp://127.0.0.1:1"\n')
+    write_pyproject(tmp_path / "pkg", '[project]\nname = "pkg"\n')  # no table: skipped
+    deep = tmp_path / "pkg" / "src" / "deeper"
+    deep.mkdir(parents=True)
+    found = find_project(deep)
+    assert found is not None
+    assert found[0] == str(outer)
+    assert project_config(deep).endpoint == "tcp://127.0.0.1:1"
+    assert project_config(deep).path == str(outer)
+
+
+def test_no_pyproject_sets_nothing(tmp_path: Path) -> None:
+    assert project_config(tmp_path) == ProjectConfig()
+
+
+def test_pyproject_keys_any_spelling_and_paths_relative_to_its_folder(tmp_path: Path) -> None:
+    write_pyproject(
+        tmp_path,
+        "[tool.toxbridge]\n"
+        'endpoint = "ipc://.toxbridge/tb.sock"\n'
+        'keys = "keys"\n'
+        'env = {TOXBRIDGE_USER_A = "1"}\n'
+        "timeout-s = 2.5\n"
+        'toxArgs = ["-e", "py"]\n',  # the bridge's: ignored by the CLI, not an error
+    )
+    (tmp_path / "sub").mkdir()
+    config = project_config(tmp_path / "sub")
+    assert config.endpoint == f"ipc://{tmp_path}/.toxbridge/tb.sock"
+    assert config.keys == str(tmp_path / "keys")
+    assert config.env == {"TOXBRIDGE_USER_A": "1"}
+    assert config.timeout_s == 2.5
+    # the bridge reads the same file through the same reader and anchoring
+    layer = pyproject_layer(str(tmp_path))
+    assert layer is not None
+    assert layer["keys"] == str(tmp_path / "keys")
+    assert layer["endpoint"] == f"ipc://{tmp_path}/.toxbridge/tb.sock"
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ('endpoint = "http://x"', "bad endpoint"),
+        ("keys = 3", "'keys'"),
+        ("env = {A = 1}", "'env'"),
+        ("timeout_s = 0", "'timeout_s'"),
+    ],
+)
+def test_a_bad_pyproject_value_names_the_file_and_key(
+    tmp_path: Path, table: str, named: str
+) -> None:
+    path = write_pyproject(tmp_path, f"[tool.toxbridge]\n{table}\n")
+    with pytest.raises(ConfigError, match=named) as raised:
+        project_config(tmp_path)
+    assert str(path) in str(raised.value)
+
+
+def test_an_unparsable_pyproject_is_one_error_naming_it(tmp_path: Path) -> None:
+    path = write_pyproject(tmp_path, "[tool.toxbridge\n")
+    with pytest.raises(ConfigError, match="cannot read") as raised:
+        project_config(tmp_path)
+    assert str(path) in str(raised.value)

@@ -1,8 +1,6 @@
 """`toxbridge run [OPTIONS] [TOX ARGS…]`: tox in the container, as if it ran here.
 
-toxbridge's own options come first; from the first argument that is not one of them,
-everything goes to tox unchanged (`--` included), so `toxbridge run -e py -- -k x` and
-`toxbridge run -p 9000 -p auto` (port 9000, tox's `-p auto`) both do what they say.
+Which arguments are toxbridge's and which are tox's: `toxbridge.cli.run_args`.
 """
 
 from __future__ import annotations
@@ -17,83 +15,13 @@ import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from toxbridge.config import (
-    DEFAULT_LIVENESS_S,
-    Endpoint,
-    add_endpoint_options,
-    resolve_endpoint,
-)
+from toxbridge.config import Endpoint
 
 if TYPE_CHECKING:
     from toxbridge.net.client import Client
-
-_WITH_VALUE = {
-    "-H",
-    "--host",
-    "-p",
-    "--port",
-    "--endpoint",
-    "--timeout",
-    "--liveness",
-    "--color",
-    "--keys",
-}
-_FLAGS = {"--local", "-h", "--help"}
-
-
-_SAME = {"-H": "--host", "-p": "--port", "-h": "--help"}
-
-
-def split_argv(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(toxbridge's options, tox's arguments).
-
-    Each of toxbridge's options is taken once: a second `-p` is tox's (`-p auto`).
-    """
-    own: list[str] = []
-    seen: set[str] = set()
-    index = 0
-    while index < len(argv):
-        token = argv[index]
-        name = token.split("=", 1)[0]
-        canonical = _SAME.get(name, name)
-        if canonical in seen:
-            break
-        seen.add(canonical)
-        if token in _FLAGS or (name in _WITH_VALUE and "=" in token):
-            own.append(token)
-        elif token in _WITH_VALUE and index + 1 < len(argv):
-            own += [token, argv[index + 1]]
-            index += 1
-        else:
-            break
-        index += 1
-    return own, list(argv[index:])
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.usage = "toxbridge run [OPTIONS] [TOX ARGS...]"
-    add_endpoint_options(parser, server=False)
-    parser.add_argument(
-        "--local",
-        action="store_true",
-        help="no container: start a private server here (ipc socket in a temp dir), run, stop",
-    )
-    parser.add_argument(
-        "--color",
-        choices=["auto", "yes", "no"],
-        default="auto",
-        help="colour tox and pytest output (auto: when stdout is a terminal)",
-    )
-    parser.add_argument(
-        "--liveness",
-        type=float,
-        default=DEFAULT_LIVENESS_S,
-        metavar="SECONDS",
-        help="give up when the server is silent this long mid-run (default %(default)g)",
-    )
-    parser.set_defaults(tox_args=[])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,17 +29,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    color = args.color == "yes" or (args.color == "auto" and os.isatty(1))
-    env = {"COLUMNS": str(shutil.get_terminal_size().columns)} if os.isatty(1) else {}
-    from toxbridge.net.auth import client_keys_from
-    from toxbridge.net.client import Client
+    from toxbridge.cli.connect import connection, open_client
+    from toxbridge.cli.run_args import request_env
 
+    settings = connection(args)
+    color = args.color == "yes" or (args.color == "auto" and os.isatty(1))
+    columns = shutil.get_terminal_size().columns if os.isatty(1) else None
+    env = request_env(args, settings.project, columns=columns)
     async with contextlib.AsyncExitStack() as stack:
         if args.local:
-            endpoint, keys = await stack.enter_async_context(local_server(os.getcwd())), None
-        else:
-            endpoint, keys = resolve_endpoint(args, server=False), client_keys_from(args.keys)
-        client = Client(endpoint, timeout=args.timeout, liveness_s=args.liveness, keys=keys)
+            endpoint = await stack.enter_async_context(local_server(os.getcwd()))
+            settings = replace(settings, endpoint=endpoint, keys=None)
+            print(
+                f"toxbridge: a private server for this run (--local) at {endpoint}; "
+                "tox's output follows",
+                file=sys.stderr,
+                flush=True,
+            )
+        client = open_client(settings, liveness_s=args.liveness)
         async with client:
             return await relay(client, args.tox_args, color, env)
     raise AssertionError("unreachable")  # pragma: no cover

@@ -15,9 +15,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
-from toxbridge.config import DEFAULT_TIMEOUT_S, parse_endpoint, resolve_endpoint
+from toxbridge.config import (
+    DEFAULT_TIMEOUT_S,
+    PYPROJECT,
+    anchored,
+    check_endpoint,
+    check_env,
+    check_number,
+    check_string,
+    normal_key,
+    read_tool_table,
+    resolve_endpoint,
+)
 from toxbridge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -52,37 +61,12 @@ class Settings:
         return self.tox_args if self.run_on_save_args is None else self.run_on_save_args
 
 
-def _normal(key: str) -> str:
-    # pyproject users write kebab- or snake_case, editors camelCase: accept all three.
-    return key.replace("-", "").replace("_", "").lower()
-
-
 def _strings(value: Any, name: str) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise ConfigError(f"toxbridge setting {name!r} must be a list of strings")
     if not all(isinstance(item, str) for item in value):
         raise ConfigError(f"toxbridge setting {name!r} must be a list of strings")
     return tuple(value)
-
-
-def _string(value: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"toxbridge setting {name!r} must be a string")
-    return value
-
-
-def _number(value: Any, name: str, minimum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        raise ConfigError(f"toxbridge setting {name!r} must be a number >= {minimum:g}")
-    return float(value)
-
-
-def _env(value: Any, name: str) -> dict[str, str]:
-    if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise ConfigError(f"toxbridge setting {name!r} must map names to strings")
-    return dict(value)
 
 
 def _mappings(value: Any, name: str) -> tuple[PathMapping, ...]:
@@ -102,10 +86,6 @@ def _mappings(value: Any, name: str) -> tuple[PathMapping, ...]:
     return tuple(result)
 
 
-def _endpoint(value: Any, name: str) -> str:
-    return str(parse_endpoint(_string(value, name)))
-
-
 def _boolean(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"toxbridge setting {name!r} must be true or false")
@@ -113,16 +93,16 @@ def _boolean(value: Any, name: str) -> bool:
 
 
 _FIELDS: dict[str, tuple[str, Any]] = {
-    "endpoint": ("endpoint", _endpoint),
+    "endpoint": ("endpoint", check_endpoint),
     "toxargs": ("tox_args", _strings),
-    "env": ("env", _env),
+    "env": ("env", check_env),
     "runonsave": ("run_on_save", _boolean),
-    "runonsaveglob": ("run_on_save_glob", _string),
+    "runonsaveglob": ("run_on_save_glob", check_string),
     "runonsaveargs": ("run_on_save_args", _strings),
-    "debouncems": ("debounce_ms", lambda v, n: _number(v, n, 0)),
+    "debouncems": ("debounce_ms", lambda v, n: check_number(v, n, 0)),
     "pathmappings": ("path_mappings", _mappings),
-    "keys": ("keys", _string),
-    "timeouts": ("timeout_s", lambda v, n: _number(v, n, 0.001)),
+    "keys": ("keys", check_string),
+    "timeouts": ("timeout_s", lambda v, n: check_number(v, n, 0.001)),
 }
 
 
@@ -133,7 +113,7 @@ def overlay(base: Settings, layer: Mapping[str, Any] | None) -> Settings:
         return base
     changes: dict[str, Any] = {}
     for key, value in layer.items():
-        spec = _FIELDS.get(_normal(key))
+        spec = _FIELDS.get(normal_key(key))
         if spec is None:
             log.debug("ignoring unknown setting %r", key)
         elif value is not None:
@@ -152,19 +132,12 @@ def editor_layer(settings: Any) -> Mapping[str, Any] | None:
 
 
 def pyproject_layer(folder: str | None) -> Mapping[str, Any] | None:
-    """`[tool.toxbridge]` of the workspace's pyproject.toml, if there is one."""
+    """`[tool.toxbridge]` of the workspace's pyproject.toml, if there is one; a relative
+    `keys` or `ipc://` path is relative to that folder, as it is for the CLI."""
     if folder is None:
         return None
-    path = Path(folder) / "pyproject.toml"
-    try:
-        with path.open("rb") as stream:
-            data = tomllib.load(stream)
-    except FileNotFoundError:
-        return None
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"cannot read {path}: {error}") from None
-    section = data.get("tool", {}).get("toxbridge")
-    return section if isinstance(section, Mapping) else None
+    table = read_tool_table(Path(folder) / PYPROJECT)
+    return None if table is None else anchored(table, Path(folder))
 
 
 def base_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:

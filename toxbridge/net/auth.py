@@ -3,7 +3,8 @@
 Uses zmq.auth's certificate files and its asyncio authenticator; no crypto of our own.
 A keys directory holds `server.key` (+ `server.key_secret` on the server),
 `client.key` + `client.key_secret` (on a client), and `authorized/`, the public keys of
-the clients the server accepts. Adding a developer is copying their `client.key` there.
+the clients the server accepts. `add_client` adds a developer: their own key directory
+under `clients/NAME/` and their public key as `authorized/NAME.key`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -56,13 +58,49 @@ def keygen(directory: Path) -> list[Path]:
     for name in ("server", "client"):
         if (directory / f"{name}.key_secret").exists():
             raise ConfigError(f"{directory / name}.key_secret exists; refusing to overwrite it")
-        public, secret = zmq.auth.create_certificates(str(directory), name)
-        Path(secret).chmod(0o600)
-        written += [Path(public), Path(secret)]
+        written += _key_pair(directory, name)
     authorized = directory / AUTHORIZED
     authorized.mkdir(exist_ok=True)
     written.append(Path(shutil.copy(directory / "client.key", authorized / "client.key")))
     return written
+
+
+CLIENTS = "clients"
+_CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def add_client(directory: Path, name: str) -> list[Path]:
+    """Add a client to the server's key directory without touching the server's keys:
+    `clients/NAME/` gets the client's key pair (as `client.key`, `client.key_secret`)
+    and a copy of `server.key`, so it is a whole `--keys` directory for that developer,
+    and `authorized/NAME.key` admits it. Returns the files written."""
+    if not _CLIENT_NAME.fullmatch(name) or name == "server":
+        raise ConfigError(
+            f"client name {name!r}: use letters, digits, '.', '_' or '-' (not 'server')"
+        )
+    server_public = directory / "server.key"
+    if not server_public.is_file():
+        raise ConfigError(
+            f"{server_public} does not exist: make the server's keys first with "
+            f"`toxbridge keygen {directory}`"
+        )
+    admitted = directory / AUTHORIZED / f"{name}.key"
+    own = directory / CLIENTS / name
+    for existing in (admitted, own):
+        if existing.exists():
+            raise ConfigError(f"{existing} exists; remove it first to replace client {name!r}")
+    own.mkdir(mode=0o700, parents=True)
+    written = _key_pair(own, "client")
+    written.append(Path(shutil.copy(server_public, own / "server.key")))
+    admitted.parent.mkdir(exist_ok=True)
+    written.append(Path(shutil.copy(own / "client.key", admitted)))
+    return written
+
+
+def _key_pair(directory: Path, name: str) -> list[Path]:
+    public, secret = zmq.auth.create_certificates(str(directory), name)
+    Path(secret).chmod(0o600)
+    return [Path(public), Path(secret)]
 
 
 def _load(path: Path, *, secret: bool) -> tuple[bytes, bytes | None]:
