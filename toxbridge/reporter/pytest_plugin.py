@@ -23,7 +23,9 @@ is toxbridge.reporter.events'; keep the constants below equal to its own.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
+import linecache
 import os
 import platform
 import pprint
@@ -47,6 +49,7 @@ CONNECT_TIMEOUT_S = 2.0
 SEND_TIMEOUT_S = 5.0
 MAX_BUFFER = 64 * 1024
 MAX_VALUE_CHARS = 100_000  # each compared value's text
+MAX_DECORATOR_LINES = 50
 _NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
 
 Pending = dict[tuple[str, str], dict[str, Any]]  # (nodeid, when or "collect") -> extra facts
@@ -350,13 +353,30 @@ class XdistHooks:
         node.workerinput[WORKER_INPUT] = self.given
 
 
-def _item(item: pytest.Item) -> dict[str, Any]:
+def _def_line(item: pytest.Item) -> int | None:
+    """The line of a test function's `def`: pytest's location is its first decorator's."""
     _, line, _ = item.location
+    if not isinstance(line, int):
+        return None
+    obj = getattr(item, "obj", None)
+    try:
+        code = getattr(inspect.unwrap(obj), "__code__", None) if callable(obj) else None
+    except Exception:  # a __wrapped__ cycle
+        code = None
+    if code is not None and code.co_firstlineno == line + 1:
+        for number in range(line + 1, line + 1 + MAX_DECORATOR_LINES):
+            text = linecache.getline(code.co_filename, number).lstrip()
+            if text.startswith(("def ", "async def ")):
+                return number
+    return line + 1
+
+
+def _item(item: pytest.Item) -> dict[str, Any]:
     callspec = getattr(item, "callspec", None)
     return {
         "nodeid": item.nodeid,
         "path": str(item.path),
-        "line": line + 1 if isinstance(line, int) else None,
+        "line": _def_line(item),
         "name": item.name,
         "function": getattr(item, "originalname", None) or item.name,
         "classes": [node.name for node in item.listchain() if isinstance(node, pytest.Class)],
