@@ -25,6 +25,21 @@ import os
 with open(os.environ["TOXBRIDGE_TEST_OUT"], "w") as out:
     json.dump(dict(os.environ), out)
 """,
+    "nested/inner/test_inner.py": """\
+def test_inner():
+    pass
+""",
+    "nested/test_nested.py": """\
+import os
+import subprocess
+import sys
+
+
+def test_runs_pytest_inside():
+    inner = os.path.join(os.path.dirname(__file__), "inner")
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", inner]
+    assert subprocess.run(command).returncode == 0
+""",
     "showenv/test_showenv.py": '''\
 """Writes what this pytest sees of its environment to $TOXBRIDGE_TEST_OUT (a JSON file)."""
 
@@ -40,6 +55,9 @@ def test_show_environment(request):
         name for name, _ in request.config.pluginmanager.list_name_plugin() if name
     )
     seen["sys_path"] = sys.path
+    entries = (seen["PYTHONPATH"] or "").split(os.pathsep)
+    listing = {entry: sorted(os.listdir(entry)) for entry in entries if os.path.isdir(entry)}
+    seen["listing"] = listing
     with open(os.environ["TOXBRIDGE_TEST_OUT"], "w") as out:
         json.dump(seen, out)
 ''',
