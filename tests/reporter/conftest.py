@@ -189,3 +189,18 @@ WORDS = {
     "xpassed": "XPASS",
     "skipped": "SKIPPED",
 }
+
+
+def as_short_summary(run: ToxRun, env: str | None = None) -> list[tuple[str, str]]:
+    """The records as `-rA`'s short summary would list them (see `short_summary`)."""
+    (session, *_) = run.of(events.Session, env)
+    found = []
+    for report in run.reports(env):
+        if report.when != "call" and report.outcome == "passed":
+            continue  # pytest's summary counts a passed setup or teardown nowhere
+        if report.outcome == "skipped" and report.crash is not None:
+            path = os.path.relpath(report.crash.path, session.invocation_dir)
+            found.append(("SKIPPED", f"{path}:{report.crash.line}"))
+        else:
+            found.append((WORDS[report.outcome], report.nodeid))
+    return found

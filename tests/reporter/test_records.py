@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import os
 import re
 from pathlib import Path
 
 import pytest
 
-from tests.reporter.conftest import WORDS, ToxRun, run_tox, short_summary, summary_counts
+from tests.reporter.conftest import (
+    ToxRun,
+    as_short_summary,
+    run_tox,
+    short_summary,
+    summary_counts,
+)
 from toxbridge.reporter import events
 
 OUTCOMES = "tests/test_outcomes.py"
@@ -53,20 +58,7 @@ def test_session_describes_the_env(outcomes: ToxRun, sample: Path) -> None:
 
 
 def test_outcomes_are_the_ones_pytest_summarises(outcomes: ToxRun) -> None:
-    (session,) = outcomes.of(events.Session)
-    ours: list[tuple[str, str]] = []
-    for report in outcomes.reports():
-        if report.when != "call" and report.outcome == "passed":
-            continue  # pytest's summary counts a passed setup or teardown nowhere
-        if report.outcome == "skipped":
-            assert report.crash is not None
-            site = (
-                f"{os.path.relpath(report.crash.path, session.invocation_dir)}:{report.crash.line}"
-            )
-            ours.append(("SKIPPED", site))
-        else:
-            ours.append((WORDS[report.outcome], report.nodeid))
-    assert sorted(ours) == sorted(short_summary(outcomes.stdout).elements())
+    assert sorted(as_short_summary(outcomes)) == sorted(short_summary(outcomes.stdout).elements())
     assert {report.outcome for report in outcomes.reports()} == set(events.OUTCOMES)
 
 
