@@ -25,6 +25,14 @@ import os
 with open(os.environ["TOXBRIDGE_TEST_OUT"], "w") as out:
     json.dump(dict(os.environ), out)
 """,
+    "bulky/test_bulky.py": """\
+def test_prints_a_lot():
+    print("x" * 4_000_000)
+
+
+def test_after_it():
+    pass
+""",
     "nested/inner/test_inner.py": """\
 def test_inner():
     pass

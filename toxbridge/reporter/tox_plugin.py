@@ -20,6 +20,7 @@ the env and nothing is written into the project.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Sequence
@@ -76,7 +77,8 @@ def reporter_directory(address: str) -> str | None:
         with _copy_lock:
             source = SOURCE.read_bytes()
             if not os.path.exists(target) or Path(target).read_bytes() != source:
-                os.makedirs(directory, mode=0o700, exist_ok=True)
+                with contextlib.suppress(FileExistsError):  # only inside the socket's own directory
+                    os.mkdir(directory, mode=0o700)
                 partial = f"{target}.{os.getpid()}.{threading.get_ident()}"
                 Path(partial).write_bytes(source)
                 os.replace(partial, target)  # another tox sharing the socket sees all or nothing
