@@ -148,6 +148,12 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def outcomes(sample: Path) -> ToxRun:
+    """One run of the sample's outcomes suite in the `py` env, with -rA."""
+    return asyncio.run(run_tox(sample, "-e", "py"))
+
+
+@pytest.fixture(scope="session")
 def downloaded(sample: Path) -> Path:
     """The same project's envs with packages from PyPI: xdist, pytest 7 and 8."""
     if PY39 is None or PY313 is None:

@@ -27,11 +27,6 @@ OUTCOMES = "tests/test_outcomes.py"
 
 
 @pytest.fixture(scope="module")
-def outcomes(sample: Path) -> ToxRun:
-    return asyncio.run(run_tox(sample, "-e", "py"))
-
-
-@pytest.fixture(scope="module")
 def broken(sample: Path) -> ToxRun:
     return asyncio.run(run_tox(sample, "-e", "py", "--", "-rA", "broken"))
 
