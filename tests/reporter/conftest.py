@@ -28,6 +28,7 @@ from toxbridge.server.channel import ChannelNote, EventChannel
 
 TOX_TIMEOUT_S = 100
 R = TypeVar("R", bound=events.Header)
+REPORTLOG = {events.REPORTLOG_VARIABLE: "1"}
 
 
 def pyenv_python(version: str) -> str | None:
@@ -149,8 +150,8 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def outcomes(sample: Path) -> ToxRun:
-    """One run of the sample's outcomes suite in the `py` env, with -rA."""
-    return asyncio.run(run_tox(sample, "-e", "py"))
+    """One run of the sample's outcomes suite in the `py` env, with -rA, reportlog data on."""
+    return asyncio.run(run_tox(sample, "-e", "py", env=REPORTLOG))
 
 
 @pytest.fixture(scope="session")

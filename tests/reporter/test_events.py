@@ -132,6 +132,8 @@ def test_map_paths_leaves_node_ids_alone(outcomes: ToxRun) -> None:
     mapped = events.map_paths(report, lambda path: "/mapped" + path)
     assert isinstance(mapped, events.Report)
     assert mapped.nodeid == report.nodeid
+    assert mapped.reportlog is not None
+    assert report.reportlog is not None
     assert mapped.reportlog["nodeid"] == report.nodeid
     assert mapped.reportlog["location"] == report.reportlog["location"]  # relative to rootdir
     assert report.crash is not None

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.reporter.conftest import (
+    REPORTLOG,
     ToxRun,
     as_short_summary,
     run_tox,
@@ -90,7 +91,8 @@ async def test_records_make_pytest_reportlogs_lines(
     env: str, extra: tuple[str, ...], downloaded: Path, tmp_path: Path
 ) -> None:
     log = tmp_path / "reportlog.jsonl"
-    run = await run_tox(downloaded, "-e", env, "--", f"--report-log={log}", *extra, "tests")
+    args = ("-e", env, "--", f"--report-log={log}", *extra, "tests")
+    run = await run_tox(downloaded, *args, env=REPORTLOG)
     ours = [json.loads(line) for line in events.reportlog_lines(run.records)]
     theirs = reportlog_file(log)
     assert len(theirs) > 50
@@ -99,7 +101,8 @@ async def test_records_make_pytest_reportlogs_lines(
 
 async def test_reportlog_lines_of_collection_errors(downloaded: Path, tmp_path: Path) -> None:
     log = tmp_path / "reportlog.jsonl"
-    run = await run_tox(downloaded, "-e", "xdist", "--", f"--report-log={log}", "broken")
+    args = ("-e", "xdist", "--", f"--report-log={log}", "broken")
+    run = await run_tox(downloaded, *args, env=REPORTLOG)
     ours = [json.loads(line) for line in events.reportlog_lines(run.records)]
     assert ours == reportlog_file(log)
     collected = [line["outcome"] for line in ours if line["$report_type"] == "CollectReport"]

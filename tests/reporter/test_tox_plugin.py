@@ -89,6 +89,14 @@ def test_the_users_own_settings_come_first(user_run: tuple[ToxRun, Path], sample
     assert finish.exitstatus == 0
 
 
+def test_reportlog_data_come_only_on_request(user_run: tuple[ToxRun, Path]) -> None:
+    run, _ = user_run
+    (report, *_) = run.reports()
+    assert report.reportlog is None
+    with pytest.raises(events.NoReportlog, match="TOXBRIDGE_REPORTLOG=1"):
+        events.reportlog(report)
+
+
 def test_the_tests_do_not_see_the_channel(user_run: tuple[ToxRun, Path]) -> None:
     run, out = user_run
     seen = seen_by(run, out)

@@ -40,12 +40,17 @@ from toxbridge.errors import ToxbridgeError
 FORMAT_VERSION = 1
 ADDRESS_VARIABLE = "TOXBRIDGE_EVENTS"  # the channel's address, set for tox by the server
 ENV_VARIABLE = "TOXBRIDGE_ENV"  # the tox env's name, set for pytest by the tox plugin
+REPORTLOG_VARIABLE = "TOXBRIDGE_REPORTLOG"  # "1" for tox: reports carry their `reportlog`
 OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed", "error")
 PHASES = ("setup", "call", "teardown")
 
 
 class BadRecord(ToxbridgeError):
     """A line that is not a record of this format; the message says what is wrong."""
+
+
+class NoReportlog(ToxbridgeError):
+    """A report without its reportlog data: the run was started without TOXBRIDGE_REPORTLOG."""
 
 
 class Kind(str, Enum):
@@ -127,7 +132,7 @@ class Outcome(Header):
     reason: str | None
     sections: tuple[tuple[str, str], ...]
     traceback: tuple[tuple[str, int], ...]  # [path, line] of each frame from the test's on
-    reportlog: Mapping[str, Any]  # what pytest-reportlog writes, less `sections`
+    reportlog: Mapping[str, Any] | None  # pytest-reportlog's object less `sections`, on request
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,6 +246,11 @@ def reportlog(record: Record) -> dict[str, Any] | None:
         location = list(record.location) if record.location is not None else None
         return {**data, "$report_type": "WarningMessage", "when": record.when, "location": location}
     if isinstance(record, Report | Collect):
+        if record.reportlog is None:
+            raise NoReportlog(
+                f"the report of {record.nodeid or 'the session'} carries no reportlog data: "
+                f"run tox with {REPORTLOG_VARIABLE}=1 to have them"
+            )
         return _with_sections(record.reportlog, [list(section) for section in record.sections])
     return None
 
@@ -309,7 +319,7 @@ def map_paths(record: Record, map_path: PathMap) -> Record:
             record,
             crash=crash,
             traceback=frames,
-            reportlog=_map_reportlog(record.reportlog, map_path),
+            reportlog=record.reportlog and _map_reportlog(record.reportlog, map_path),
         )
     return record
 

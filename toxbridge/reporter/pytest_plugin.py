@@ -43,6 +43,7 @@ import pytest
 FORMAT_VERSION = 1
 ADDRESS_VARIABLE = "TOXBRIDGE_EVENTS"
 ENV_VARIABLE = "TOXBRIDGE_ENV"
+REPORTLOG_VARIABLE = "TOXBRIDGE_REPORTLOG"  # "1": records carry what pytest-reportlog writes
 WORKER_INPUT = "toxbridge_events"  # key of xdist's workerinput: [address, env, session id]
 EXTRA = "_toxbridge"  # report attribute: a worker's extra facts on their way to the controller
 CONNECT_TIMEOUT_S = 2.0
@@ -76,6 +77,7 @@ def _configure(config: pytest.Config) -> None:
         return
     address = os.environ.pop(ADDRESS_VARIABLE, "")
     env = os.environ.pop(ENV_VARIABLE, "")
+    reportlog = os.environ.pop(REPORTLOG_VARIABLE, "") == "1"
     channel = Channel.connect(address) if address else None
     if channel is None:
         return
@@ -89,7 +91,8 @@ def _configure(config: pytest.Config) -> None:
         capture = Capture()
         plugins.register(Collector(channel, header), "toxbridge-collector")
     plugins.register(capture, "toxbridge-capture")
-    plugins.register(Reporter(config, channel, header, capture.pending), "toxbridge-reporter")
+    reporter = Reporter(config, channel, header, capture.pending, reportlog)
+    plugins.register(reporter, "toxbridge-reporter")
 
 
 class Channel:
@@ -161,16 +164,13 @@ class Channel:
 
 def encode(record: dict[str, Any]) -> bytes:
     try:
-        text = json.dumps(record, separators=(",", ":"), default=_refuse)
+        text = json.dumps(record, separators=(",", ":"))
     except (TypeError, ValueError):
         # as pytest-reportlog does: a value JSON cannot hold becomes its str()
-        record["reportlog"] = _cleanup(record.get("reportlog") or {})
+        if record.get("reportlog"):
+            record["reportlog"] = _cleanup(record["reportlog"])
         text = json.dumps(record, separators=(",", ":"), default=str)
     return (text + "\n").encode()  # ASCII: json escapes everything else
-
-
-def _refuse(value: object) -> object:
-    raise TypeError(type(value).__name__)
 
 
 def _cleanup(data: dict[str, Any]) -> dict[str, Any]:
@@ -452,8 +452,11 @@ def _subtest(report: Any) -> str | None:
 class Reporter:
     """The sender of every record but the collection (the xdist controller, or plain pytest)."""
 
-    def __init__(self, config: pytest.Config, channel: Channel, header: Header, pending: Pending):
+    def __init__(
+        self, config: pytest.Config, channel: Channel, header: Header, pending: Pending, log: bool
+    ) -> None:
         self.config, self.channel, self.header, self.pending = config, channel, header, pending
+        self.log = log  # pytest_report_to_serializable costs: only when the reportlog is wanted
         self.rootdir = str(config.rootpath)
         self.counts: dict[str, int] = {}
         self.started = time.monotonic()
@@ -462,8 +465,10 @@ class Reporter:
         if category:
             self.counts[category] = self.counts.get(category, 0) + 1
 
-    def reportlog(self, report: Any) -> dict[str, Any]:
+    def reportlog(self, report: Any) -> dict[str, Any] | None:
         """What pytest-reportlog writes for the report, less the sections the record holds."""
+        if not self.log:
+            return None
         hook = self.config.hook.pytest_report_to_serializable
         data = dict(hook(config=self.config, report=report))
         if "_report_type" in data:  # as pytest-reportlog writes subtests' reports (its #90)

@@ -11,6 +11,7 @@ installed by then, so pip never sees any of this; it runs in the env's own threa
     PYTHONPATH       += <the socket's directory>/pythonpath  (holding only toxbridge_reporter.py)
     PYTEST_PLUGINS   += toxbridge_reporter
     TOXBRIDGE_EVENTS  = the socket,  TOXBRIDGE_ENV = the env's name
+    TOXBRIDGE_REPORTLOG = 1          (only if tox has it: records then carry reportlog data)
 
 appended to the values the env already had from `pass_env` and `set_env`, never
 replacing them. The values go through the env's own `set_env`, so tox builds the
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 ADDRESS_VARIABLE = "TOXBRIDGE_EVENTS"
 ENV_VARIABLE = "TOXBRIDGE_ENV"
+REPORTLOG_VARIABLE = "TOXBRIDGE_REPORTLOG"
 MODULE = "toxbridge_reporter"
 DIRECTORY = "pythonpath"
 PYTEST_NAMES = ("pytest", "py.test")
@@ -99,11 +101,12 @@ def tox_before_run_commands(tox_env: ToxEnv) -> None:
     if directory is None:
         return
     current = tox_env.environment_variables
-    tox_env.conf["set_env"].update(
-        {
-            "PYTHONPATH": appended(current.get("PYTHONPATH"), directory, os.pathsep),
-            "PYTEST_PLUGINS": appended(current.get("PYTEST_PLUGINS"), MODULE, ","),
-            ADDRESS_VARIABLE: address,
-            ENV_VARIABLE: tox_env.name,
-        }
-    )
+    ours = {
+        "PYTHONPATH": appended(current.get("PYTHONPATH"), directory, os.pathsep),
+        "PYTEST_PLUGINS": appended(current.get("PYTEST_PLUGINS"), MODULE, ","),
+        ADDRESS_VARIABLE: address,
+        ENV_VARIABLE: tox_env.name,
+    }
+    if os.environ.get(REPORTLOG_VARIABLE) == "1":
+        ours[REPORTLOG_VARIABLE] = "1"
+    tox_env.conf["set_env"].update(ours)
