@@ -7,8 +7,9 @@ project, creates its envs, then runs `python -m tox -e ENV` with test events off
 alternate which goes first, all in this one process. Two envs: `py` sees this
 interpreter's site-packages, so its pytest loads every plugin installed here; `lean`
 is the same suite with third-party plugins left out (PYTEST_DISABLE_PLUGIN_AUTOLOAD), a
-smaller denominator for the reporter's cost. Printed: wall time medians (min to max),
-the on/off ratio per pair (target ≤ 1.03), records per second while pytest ran, and
+smaller denominator for the reporter's cost. Printed: wall time and CPU time (tox's
+and pytest's user + system, which a busy machine disturbs less) as medians with min to
+max, the on/off ratio per pair (target ≤ 1.03), records per second while pytest ran, and
 the latency from a record's timestamp (made in pytest's hook) to its arrival at the
 reader, p50 and p99 over every record of every "on" run (target p50 ≤ 20 ms).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -69,7 +71,7 @@ def write_suite(root: Path, tests: int) -> None:
 
 @dataclass
 class OnRun:
-    wall: float
+    timing: Timing
     latencies: list[float] = field(default_factory=list)
     rate: float = 0.0
     notes: int = 0
@@ -79,7 +81,19 @@ def tox_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TOXBRIDGE_"))}
 
 
-async def tox(root: Path, env_name: str, env: dict[str, str]) -> float:
+@dataclass
+class Timing:
+    wall: float
+    cpu: float  # tox's and its children's (pytest's) user + system time
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def tox(root: Path, env_name: str, env: dict[str, str]) -> Timing:
+    cpu = children_cpu()
     start = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tox", "-e", env_name, cwd=root, env=env,
@@ -91,10 +105,10 @@ async def tox(root: Path, env_name: str, env: dict[str, str]) -> float:
         if process.returncode is None:
             process.kill()
             await process.wait()
-    return time.perf_counter() - start
+    return Timing(time.perf_counter() - start, children_cpu() - cpu)
 
 
-async def off(root: Path, env_name: str) -> float:
+async def off(root: Path, env_name: str) -> Timing:
     return await tox(root, env_name, tox_env())
 
 
@@ -114,13 +128,13 @@ async def on(root: Path, env_name: str) -> OnRun:
         reader = asyncio.create_task(consume())
         env = {**tox_env(), events.ADDRESS_VARIABLE: channel.address}
         try:
-            wall = await tox(root, env_name, env)
+            timing = await tox(root, env_name, env)
         finally:
             await channel.finish()
             await reader
     made = [record.t for _, record in arrivals]
     span = max(made) - min(made) if made else 0.0
-    result = OnRun(wall, [arrived - record.t for arrived, record in arrivals], notes=notes)
+    result = OnRun(timing, [arrived - record.t for arrived, record in arrivals], notes=notes)
     result.rate = len(arrivals) / span if span else 0.0
     return result
 
@@ -130,8 +144,13 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def spread(values: list[float], unit: str, digits: int = 3) -> str:
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{mid:.{digits}f}{unit} ({low:.{digits}f} to {high:.{digits}f})"
+
+
 async def bench(root: Path, env_name: str, pairs: int) -> None:
-    offs: list[float] = []
+    offs: list[Timing] = []
     ons: list[OnRun] = []
     for pair in range(pairs):
         if pair % 2:
@@ -140,27 +159,21 @@ async def bench(root: Path, env_name: str, pairs: int) -> None:
         else:
             offs.append(await off(root, env_name))
             ons.append(await on(root, env_name))
-    ratios = [run.wall / plain for run, plain in zip(ons, offs, strict=True)]
     latencies = [latency for run in ons for latency in run.latencies]
-    walls = [run.wall for run in ons]
+    notes = sum(run.notes for run in ons)
+    print(f"env {env_name}: {len(ons[0].latencies)} records a run, {notes} notes")
+    for measure in ("wall", "cpu"):
+        off_s = [getattr(plain, measure) for plain in offs]
+        on_s = [getattr(run.timing, measure) for run in ons]
+        ratios = [a / b for a, b in zip(on_s, off_s, strict=True)]
+        print(f"  tox {measure:4}, events off   {spread(off_s, ' s')}")
+        print(f"  tox {measure:4}, events on    {spread(on_s, ' s')}")
+        print(f"  {measure:4} on/off ratio      {spread(ratios, 'x')}  target <= 1.03x")
     print(
-        f"env {env_name}: {len(ons[0].latencies)} records a run, {sum(r.notes for r in ons)} notes"
+        f"  records per second     {statistics.median(run.rate for run in ons):,.0f} (median run)"
     )
-    print(
-        f"  tox wall, events off  {statistics.median(offs):.3f} s ({min(offs):.3f} to {max(offs):.3f})"
-    )
-    print(
-        f"  tox wall, events on   {statistics.median(walls):.3f} s ({min(walls):.3f} to {max(walls):.3f})"
-    )
-    print(
-        f"  on/off ratio          {statistics.median(ratios):.3f}x "
-        f"({min(ratios):.3f} to {max(ratios):.3f}; target <= 1.03)"
-    )
-    print(f"  records per second    {statistics.median(run.rate for run in ons):,.0f} (median run)")
-    print(
-        f"  latency p50 / p99     {quantile(latencies, 0.5) * 1000:.2f} / "
-        f"{quantile(latencies, 0.99) * 1000:.2f} ms (target p50 <= 20 ms)"
-    )
+    p50, p99 = quantile(latencies, 0.5) * 1000, quantile(latencies, 0.99) * 1000
+    print(f"  latency p50 / p99      {p50:.2f} / {p99:.2f} ms  target p50 <= 20 ms")
 
 
 async def main() -> None:
@@ -173,10 +186,9 @@ async def main() -> None:
         root = Path(temp)
         write_suite(root, options.tests)
         envs = options.env or ["py", "lean"]
-        subprocess.run(
-            [sys.executable, "-m", "tox", "-e", ",".join(envs), "--notest"],
-            cwd=root, env=tox_env(), check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        create = [sys.executable, "-m", "tox", "-e", ",".join(envs), "--notest"]
+        # before any timing: blocking the loop here costs nothing
+        subprocess.run(create, cwd=root, env=tox_env(), check=True, stdout=subprocess.DEVNULL)  # noqa: ASYNC221
         print(f"{options.tests} tests, {options.pairs} pairs per env\n")
         for env_name in envs:
             await on(root, env_name)  # warm the caches once, for both sides
