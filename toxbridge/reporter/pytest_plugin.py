@@ -99,9 +99,10 @@ class Channel:
     """The connection to the run's socket; quiet for good after the first failure.
 
     Records wait in a small buffer until one that a reader wants at once takes them along:
-    a test's start (so the previous test's last reports go when the next one begins), a
-    failure, the session's start and end. One write per test instead of four: each write
-    can wake the reader, and on a busy machine that costs more than everything else here.
+    a test's start, a failure, the session's start and end. So a passing test's reports
+    wait at most until the next test starts (never through the next test's run), with
+    one write per test instead of four: each write can wake the reader, and on a busy
+    machine that costs more than everything else here.
     """
 
     def __init__(self, sock: socket.socket) -> None:
