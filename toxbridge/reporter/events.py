@@ -28,14 +28,13 @@ to rootdir). A reader ignores fields it does not know; a new field does not chan
 from __future__ import annotations
 
 import json
-import types
-import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from enum import Enum
 from typing import Any, ClassVar, TypeAlias
 
 from toxbridge.errors import ToxbridgeError
+from toxbridge.reporter.convert import builder
 
 FORMAT_VERSION = 1
 ADDRESS_VARIABLE = "TOXBRIDGE_EVENTS"  # the channel's address, set for tox by the server
@@ -203,7 +202,7 @@ def decode(data: Mapping[str, Any]) -> Record:
         kind = Kind(data.get("kind"))
     except ValueError:
         raise BadRecord(f"unknown record kind {data.get('kind')!r}") from None
-    record: Record = _build(RECORD_TYPES[kind], data, kind.value)
+    record: Record = _BUILDERS[kind](data, kind.value)
     return record
 
 
@@ -336,73 +335,4 @@ def _map_reportlog(data: Any, map_path: PathMap, key: str = "") -> Any:
     return data
 
 
-def _build(cls: type[Any], data: Mapping[str, Any], where: str) -> Any:
-    values = {}
-    for field in fields(cls):
-        if field.name not in data:
-            raise BadRecord(f"{where}: field {field.name!r} is missing")
-        values[field.name] = _convert(data[field.name], _HINTS[cls][field.name], where, field.name)
-    return cls(**values)
-
-
-def _convert(value: Any, hint: Any, where: str, name: str) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):  # X | None only
-        if value is None:
-            return None
-        (hint,) = (arm for arm in args if arm is not type(None))
-        return _convert(value, hint, where, name)
-    if hasattr(hint, "__dataclass_fields__"):
-        if not isinstance(value, dict):
-            raise _wrong(value, "an object", where, name)
-        return _build(hint, value, f"{where}.{name}")
-    if origin is tuple:
-        return _tuple(value, args, where, name)
-    if origin is Mapping:
-        if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
-            raise _wrong(value, "an object", where, name)
-        if args[1] is Any:
-            return value
-        return {key: _convert(item, args[1], where, f"{name}.{key}") for key, item in value.items()}
-    return _scalar(value, hint, where, name)
-
-
-def _tuple(value: Any, args: tuple[Any, ...], where: str, name: str) -> tuple[Any, ...]:
-    if not isinstance(value, list):
-        raise _wrong(value, "an array", where, name)
-    if len(args) == 2 and args[1] is Ellipsis:
-        args = (args[0],) * len(value)
-    elif len(value) != len(args):
-        raise _wrong(value, f"an array of {len(args)}", where, name)
-    return tuple(
-        _convert(item, arm, where, f"{name}[{i}]")
-        for i, (item, arm) in enumerate(zip(value, args, strict=True))
-    )
-
-
-_SCALARS: dict[Any, tuple[tuple[type, ...], str]] = {
-    str: ((str,), "a string"),
-    int: ((int,), "an integer"),
-    float: ((int, float), "a number"),
-}
-
-
-def _scalar(value: Any, hint: Any, where: str, name: str) -> Any:
-    types_, description = _SCALARS[hint]
-    if isinstance(value, bool) or not isinstance(value, types_):
-        raise _wrong(value, description, where, name)
-    return float(typing.cast(float, value)) if hint is float else value
-
-
-def _wrong(value: Any, expected: str, where: str, name: str) -> BadRecord:
-    shown = repr(value)
-    shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    return BadRecord(f"{where}: field {name!r} must be {expected}, not {shown}")
-
-
-_HINTS: dict[type, dict[str, Any]] = {
-    cls: typing.get_type_hints(cls)
-    for cls in (Crash, Compare, Item, Session, Collection, Collect, Start, Report, Warning, Finish)
-}
+_BUILDERS = {kind: builder(cls, BadRecord) for kind, cls in RECORD_TYPES.items()}
