@@ -49,6 +49,7 @@ EXTRA = "_toxbridge"  # report attribute: a worker's extra facts on their way to
 CONNECT_TIMEOUT_S = 2.0
 SEND_TIMEOUT_S = 5.0
 MAX_BUFFER = 64 * 1024
+FLUSH_INTERVAL_S = 0.01
 MAX_VALUE_CHARS = 100_000  # each compared value's text
 MAX_DECORATOR_LINES = 50
 _NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
@@ -98,11 +99,14 @@ def _configure(config: pytest.Config) -> None:
 class Channel:
     """The connection to the run's socket; quiet for good after the first failure.
 
-    Records wait in a small buffer until one that a reader wants at once takes them along:
-    a test's start, a failure, the session's start and end. So a passing test's reports
-    wait at most until the next test starts (never through the next test's run), with
-    one write per test instead of four: each write can wake the reader, and on a busy
-    machine that costs more than everything else here.
+    Each write can wake the reader, and on a busy machine that costs more than everything
+    else the reporter does (benchmarks/bench_reporter.py). So records wait in a buffer until
+    FLUSH_INTERVAL_S has passed since the last write (checked whenever a record is
+    made), the buffer reaches MAX_BUFFER, or a record a reader wants at once comes: the
+    session's start, the collection, a failure, the session's end. The price: without a
+    thread (a test that forks must not find one) nothing can write while a test runs, so
+    records made in the last 10 ms before a slow test (its own start among them) wait
+    until that test's next record.
     """
 
     def __init__(self, sock: socket.socket) -> None:
@@ -110,6 +114,7 @@ class Channel:
         self.pid = os.getpid()
         self.buffer: list[bytes] = []
         self.buffered = 0
+        self.flushed = 0.0  # time.monotonic() of the last write
 
     @classmethod
     def connect(cls, address: str) -> Channel | None:
@@ -128,20 +133,22 @@ class Channel:
         # a forked child of a test has this socket too: only the process that opened it writes
         return self.sock is not None and os.getpid() == self.pid
 
-    def send(self, record: dict[str, Any], now: bool = True) -> None:
+    def send(self, record: dict[str, Any], now: bool = False) -> None:
         if not self.open:
             return
         try:
             line = encode(record)
             self.buffer.append(line)
             self.buffered += len(line)
-            if now or self.buffered >= MAX_BUFFER:
+            due = time.monotonic() - self.flushed >= FLUSH_INTERVAL_S
+            if now or due or self.buffered >= MAX_BUFFER:
                 self.flush()
         except Exception:
             self.close()
 
     def flush(self) -> None:
         data, self.buffer, self.buffered = b"".join(self.buffer), [], 0
+        self.flushed = time.monotonic()
         if data and self.sock is not None:
             self.sock.sendall(data, _NOSIGNAL)
 
@@ -400,7 +407,7 @@ class Collector:
         with self.channel.closing_on_error():
             items = [_item(item) for item in session.items]
             record = self.header.record("collection", items=items, deselected=self.deselected)
-            self.channel.send(record)
+            self.channel.send(record, now=True)
 
     def pytest_unconfigure(self) -> None:
         self.channel.close()
@@ -499,7 +506,7 @@ class Reporter:
             fields["python"] = platform.python_version()
             fields.update(rootdir=self.rootdir, invocation_dir=str(params.dir))
             fields["args"] = [str(arg) for arg in params.args]
-            self.channel.send(self.header.record("session", **fields))
+            self.channel.send(self.header.record("session", **fields), now=True)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collectreport(self, report: Any) -> None:
@@ -538,14 +545,14 @@ class Reporter:
             fields["category"] = category.__name__ if category else None
             fields.update(filename=warning_message.filename, lineno=warning_message.lineno)
             fields["message"] = str(warning_message.message)
-            self.channel.send(self.header.record("warning", **fields), now=False)
+            self.channel.send(self.header.record("warning", **fields))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         with self.channel.closing_on_error():
             fields = {"exitstatus": int(exitstatus), "counts": self.counts}
             fields["duration"] = time.monotonic() - self.started
-            self.channel.send(self.header.record("finish", **fields))
+            self.channel.send(self.header.record("finish", **fields), now=True)
 
     def pytest_unconfigure(self) -> None:
         self.channel.close()
