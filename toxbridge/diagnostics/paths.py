@@ -53,12 +53,20 @@ class PathMapper:
                 return posixpath.join(local, rest) if rest else local
         return path
 
+    def covers(self, path: str) -> bool:
+        """Whether an explicit mapping applies to `path`."""
+        return any(_under(path, remote) for remote, _ in self._mappings)
+
     def container_root(self, path: str) -> str | None:
         """The container prefix `path` lies under: the tox root when pytest hides its rootdir."""
         for remote, _ in self._mappings:
             if _under(path, remote):
                 return remote
         return self.root if _is_absolute(self.root) and _under(path, self.root) else None
+
+
+def is_absolute(path: str) -> bool:
+    return _is_absolute(path)
 
 
 def relative_to(path: str, root: str | None) -> str:
