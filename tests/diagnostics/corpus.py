@@ -100,7 +100,7 @@ def family_run(name: str) -> Run:
 def _truths(raw: dict[str, object], log: bytes) -> list[Truth]:
     meta: dict[str, object] = raw["meta"]  # type: ignore[assignment]
     root = str(meta["root"])
-    line_style = meta.get("style") == "line" or "--tb=line" in meta.get("command", [])  # type: ignore[operator]
+    line_style = "--tb=line" in meta.get("command", [])  # type: ignore[operator]
     # Colour codes split `path:line:` in `--color=yes` logs; the check must see plain text.
     text = _ANSI.sub("", log.decode("utf-8", "replace"))
     records: list[dict[str, object]] = raw["truth"]  # type: ignore[assignment]
@@ -196,7 +196,8 @@ def project_runs(project: str) -> tuple[Run, ...]:
     for name in sorted(n.removesuffix(".log") for n in files if n.endswith(".log")):
         log = files[f"{name}.log"]
         raw = json.loads(files[f"{name}.truth.json"].decode("utf-8"))
-        style = raw["meta"]["style"]
+        tb = [o for o in raw["meta"]["options"] if o.startswith("--tb=")]
+        style = tb[0].removeprefix("--tb=") if tb else "auto"
         runs.append(Run(project, name, style, log, raw["meta"]["root"], tuple(_truths(raw, log))))
     return tuple(runs)
 

@@ -9,6 +9,7 @@ every missed truth and spurious diagnostic (do not use it on the held-out set wh
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def main() -> None:
     options = argparse.ArgumentParser(description=__doc__)
     options.add_argument("--set", default="dev", choices=["dev", "held-out", "fixture", "all"])
     options.add_argument("--misses", action="store_true")
+    options.add_argument("--json", type=Path, help="also write the figures to this file")
     args = options.parse_args()
     runs = runs_of(args.set)
     result = table(runs)
@@ -68,6 +70,17 @@ def main() -> None:
     for style in ("auto", "long", "short", "line", "native", "no"):
         if style in result.styles:
             print(row(style, result.styles[style]))
+    if args.json:
+        figures = {
+            name: [score.truths, score.recall, score.precision, score.message_quality]
+            for name, score in [
+                ("all", total),
+                *(("family " + k, v) for k, v in result.families.items()),
+                *(("tb " + k, v) for k, v in result.styles.items()),
+            ]
+        }
+        figures["invented"] = [len(total.invented), 0, 0, 0]
+        args.json.write_text(json.dumps(figures, indent=1), encoding="utf-8")
     if args.misses:
         for name, truth in total.missed:
             print("MISSED", name, truth.test, truth.path, truth.line, truth.families)

@@ -44,7 +44,7 @@ _PYTEST_DIRS = tuple(os.path.dirname(str(m.__file__)) + os.sep for m in (_pytest
 
 
 def _hidden(frame: Any) -> bool:
-    if frame.f_code.co_filename.startswith(_PYTEST_DIRS):
+    if not _NATIVE and frame.f_code.co_filename.startswith(_PYTEST_DIRS):
         return True
     return bool(frame.f_locals.get("__tracebackhide__") or frame.f_globals.get("__tracebackhide__"))
 
@@ -166,11 +166,13 @@ def pytest_make_collect_report(collector: Any) -> Any:
 
 
 _WORKER = False
+_NATIVE = False  # `--tb=native` prints Python's traceback: nothing is left out
 
 
 def pytest_configure(config: Any) -> None:
-    global _WORKER
+    global _WORKER, _NATIVE
     _WORKER = hasattr(config, "workerinput")
+    _NATIVE = config.getoption("tbstyle", "auto") == "native"
 
 
 def pytest_collectreport(report: Any) -> None:

@@ -75,12 +75,12 @@ class FailureBlock:
     """Accumulates one failure section; feed lines with `add`, then call `resolve`."""
 
     __slots__ = (
-        "_captured",
         "_def_name",
         "_gt_index",
         "_member",
         "_source_count",
         "body",
+        "captured",
         "e_lines",
         "exc_type",
         "first_entry",
@@ -102,7 +102,7 @@ class FailureBlock:
         self.first_entry: Entry | None = None
         self.frame_functions: list[tuple[str, str]] = []
         self.body: list[str] = []
-        self._captured = False
+        self.captured = False
         self._reset_chain()
         self._reset_entry()
 
@@ -126,14 +126,10 @@ class FailureBlock:
 
     def start_captured(self) -> None:
         """`--- Captured stdout call ---` and friends: the test's own output, never parsed."""
-        self._captured = True
-
-    @property
-    def captured(self) -> bool:
-        return self._captured
+        self.captured = True
 
     def add(self, line: str) -> None:
-        if self._captured:
+        if self.captured:
             return
         if self.kind is BlockKind.DOCTEST and len(self.body) < _MAX_LINES:
             self.body.append(line)
@@ -170,11 +166,12 @@ class FailureBlock:
                     self.frame_functions.append((match.group(1), match.group(3)))
                 return
         stripped = line.lstrip()
-        if stripped.startswith("+-"):
+        head = stripped[:2]
+        if head == "+-":
             # `+---------------- 2 ----------------`: the next member of a group
             self._member += 1
             return
-        if stripped.startswith("| "):
+        if head == "| ":
             content = stripped[2:]
             if content[:1] not in (" ", "") and not content.startswith("Traceback"):
                 self.group_lines.append(content)
@@ -240,6 +237,12 @@ class FailureBlock:
         In an exception group that is the group's own traceback if it runs through the
         project, else the first member's (hypothesis raises its groups from its own code).
         """
+        if self._member == 0 and all(key[0] < 0 for key in self.frame_keys):
+            # No exception group: simply the last project frame.
+            for frame in reversed(self.frames):
+                if is_project_path(frame[0]):
+                    return frame
+            return None
         best: tuple[int, int] | None = None
         site = None
         for frame, key in zip(self.frames, self.frame_keys, strict=True):

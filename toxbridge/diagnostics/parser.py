@@ -36,6 +36,8 @@ _CAPTURED = re.compile(r"-+ (?:Captured|captured) ")
 _SUMMARY = re.compile(r"(?:SUB)?(FAILED|ERROR)(?:\[[^\]]*\])?(?: ?\([^)]*\))? ?(.*)$")
 _WARNING = re.compile(r"\s+(\S+?):(\d+): (\w*Warning): (.*)$")
 _CONFTEST = "ImportError while loading conftest "
+# What starts the only lines of captured output that can matter: sections and bare counts.
+_CAPTURED_FIRST = frozenset("=0123456789")
 _MAX_BATCH = 16 * 1024  # bytes of consecutive lines decoded at once
 
 
@@ -172,7 +174,9 @@ class DiagnosticParser:
 
     def _line(self, line: str) -> None:
         first = line[:1]
-        if (self._inner or self._in_captured()) and self._captured_line(line, first):
+        # Only an inner run's lines, section lines and bare counts can be captured output.
+        inner = self._inner or (first in _CAPTURED_FIRST and self._in_captured())
+        if inner and self._captured_line(line, first):
             if "commands" in line:
                 self._tox_line(line)
             return
@@ -200,10 +204,8 @@ class DiagnosticParser:
 
     def _in_captured(self) -> bool:
         """In a passing test's or a failure's captured output, where anything may be printed."""
-        if self._section is Section.PASSES:
-            return True
         block = self._block
-        return block is not None and block.captured
+        return self._section is Section.PASSES or (block is not None and block.captured)
 
     def _captured_line(self, line: str, first: str) -> bool:
         """Whether `line` belongs to an inner pytest run printed as captured output.

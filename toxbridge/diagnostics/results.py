@@ -27,6 +27,7 @@ from toxbridge.diagnostics.block import (
 from toxbridge.diagnostics.model import Location
 from toxbridge.diagnostics.paths import PathMapper, is_project_path, relative_to
 
+_TEST_FILE = re.compile(r"(?:^|[/\\])(?:test_[^/\\]*|[^/\\]*_test)\.py$")
 _DOCTEST_LINE = re.compile(r"\d{3,} ")
 _CUT = 50  # characters of a doctest report that `--tb=line` shows
 # (path, line, message, test, definition) → one diagnostic out
@@ -42,6 +43,16 @@ class _LineItem:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """A failure whose test id is a guess, held until the short summary names it."""
+
+    crash: Crash
+    message: str
+    block: FailureBlock
+    test: str | None  # the guess, used if no summary line comes
+
+
 class Session:
     """Per pytest session, so that memory does not grow with the number of sessions."""
 
@@ -53,7 +64,8 @@ class Session:
         self._unlocated: dict[str, str] = {}
         self._known: dict[str, list[str]] = {}
         self._line_items: deque[_LineItem] = deque()
-        self._waiting: dict[str, deque[tuple[Crash, str | None]]] = {}
+        # blocks whose test id the output does not show, by summary word and id suffix
+        self._waiting: dict[str, deque[_Waiting]] = {}
         self._last_orphan = ""
         self._doctest: int | None = None  # characters of a doctest's report so far
         self._doctest_whole = False  # a doctest's whole report just ended
@@ -79,10 +91,13 @@ class Session:
             self._last_conftest = site
             return
         test, certain = self._test_id(block, suffix)
-        if block.kind in (BlockKind.SETUP, BlockKind.TEARDOWN) and not certain:
-            self._waiting.setdefault(suffix, deque()).append((crash, test))
-            return
         message = f"{crash.message}\nsubtest {block.subtest}" if block.subtest else crash.message
+        if not certain:
+            word = "ERROR" if block.kind in (BlockKind.SETUP, BlockKind.TEARDOWN) else "FAILED"
+            self._waiting.setdefault(f"{word} {suffix}", deque()).append(
+                _Waiting(crash, message, block, test)
+            )
+            return
         self._emit(crash.path, crash.line, message, test, self._definition(block, test))
         self._emitted[test] += 1
 
@@ -121,10 +136,11 @@ class Session:
         nodeid, message = split_summary(rest)
         test = nodeid or None
         suffix = nodeid.partition("::")[2]
-        waiting = self._waiting.get(suffix) if word == "ERROR" else None
+        waiting = self._waiting.get(f"{word} {suffix}")
         if waiting:
-            crash, _ = waiting.popleft()
-            self._emit(crash.path, crash.line, crash.message, test, None)
+            held = waiting.popleft()
+            definition = self._definition(held.block, test)
+            self._emit(held.crash.path, held.crash.line, held.message, test, definition)
             return
         if word == "FAILED" and self._line_items:
             item = self._line_items.popleft()
@@ -148,9 +164,10 @@ class Session:
             if item.path is not None:
                 self._emit(item.path, item.line, item.message, None, None)
         for waiting in self._waiting.values():
-            for crash, test in waiting:
-                self._emit(crash.path, crash.line, crash.message, test, None)
-                self._emitted[test] += 1
+            for held in waiting:
+                definition = self._definition(held.block, held.test)
+                self._emit(held.crash.path, held.crash.line, held.message, held.test, definition)
+                self._emitted[held.test] += 1
         self._waiting.clear()
 
     def _test_id(self, block: FailureBlock, suffix: str) -> tuple[str | None, bool]:
@@ -162,11 +179,18 @@ class Session:
             return candidates[0], True
         if block.kind is BlockKind.DOCTEST:
             path = block.frames[-1][0] if block.frames else None
-        else:
-            path = block.test_file(block.title.partition("[")[0].rpartition(".")[2])
+            return (f"{self.relative(path)}::{suffix}" if path else None), path is not None
+        function = block.title.partition("[")[0].rpartition(".")[2]
+        path = block.test_file(function)
         if path is None:
             return None, False
-        return f"{self.relative(path)}::{suffix}", False
+        # A test module's frame running the test names it; a mixin's or a fixture's is a guess.
+        entry = block.first_entry
+        named = (path, function) in block.frame_functions or (
+            entry is not None and (entry.path, entry.function) == (path, function)
+        )
+        certain = block.kind is BlockKind.FAILED and named and _TEST_FILE.search(path) is not None
+        return f"{self.relative(path)}::{suffix}", certain
 
     def relative(self, path: str) -> str:
         """A printed path as node ids spell it: relative to pytest's rootdir.
