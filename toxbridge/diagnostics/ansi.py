@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 
-# OSC (`ESC ]`: hyperlinks as `ESC ]8;;URI ESC \\`, window titles ending in BEL) and the
-# other string sequences (DCS, SOS, PM, APC) run up to a BEL or a String Terminator
-# (`ESC \\` or C1 ST); one left open at the end of a line ends there. Then CSI sequences
-# (colours, cursor moves) and the two-character escapes some tools print.
+# CSI sequences (colours, cursor moves); OSC (`ESC ]`: hyperlinks as `ESC ]8;;URI ESC \\`,
+# window titles ending in BEL) and the other string sequences (DCS, SOS, PM, APC), which run
+# up to a BEL or a String Terminator (`ESC \\` or C1 ST; one left open ends with its line);
+# then the two-character escapes some tools print.
 _ANSI = re.compile(
-    r"\x1b[\]PX^_][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c|$)"
-    r"|\x1b\[[0-?]*[ -/]*[@-~]"
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b[\]PX^_][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c|$)"
     r"|\x1b[@-Z\\-_]",
     re.MULTILINE,
 )

@@ -15,7 +15,7 @@ from enum import Enum
 from toxbridge.diagnostics.paths import is_project_path
 
 # `tests/test_x.py:12: AssertionError`, `src/m.py:3: in helper`, `tests/test_x.py:30: `
-_LOCATION = re.compile(r"([^\s:](?:[^:]|:(?=[\\/]))*?):(\d+):(?: (.*))?$")
+_LOCATION = re.compile(r"((?:[A-Za-z]:)?[^:]+?):(\d+):(?: (.*))?$")
 # A path with a space in it is taken only when it names a source file, so that a log line
 # (`WARNING  app:t.py:7 tests/t.py:1: text`) or a sentence is not read as one.
 _SPACED = re.compile(r"(?:[A-Za-z]:[\\/])?[^:]*?[^\s:]\.(?:py|pyi|pyx|txt|rst|md)$")
@@ -24,8 +24,8 @@ _SPACED = re.compile(r"(?:[A-Za-z]:[\\/])?[^:]*?[^\s:]\.(?:py|pyi|pyx|txt|rst|md
 def location(line: str) -> re.Match[str] | None:
     """`path:line:` and what follows it, or None."""
     match = _LOCATION.match(line)
-    if match is None:
-        return None
+    if match is None or " " not in match.group(1):
+        return match
     path = match.group(1)
     # `<frozen importlib._bootstrap>:1140:` names no file but is a crash line
     spaced = " " in path and ("  " in path or not _SPACED.match(path))
@@ -34,7 +34,9 @@ def location(line: str) -> re.Match[str] | None:
     return match
 
 
-_NATIVE = re.compile(r'\s*(?:\| )?\s*File "(.+)", line (\d+)(?:, in (\S+))?')
+# `  File "x.py", line 3, in f`, also inside an exception group (`  |   File …`: the bar is
+# group 1, its column how deep the group is)
+_NATIVE = re.compile(r'\s*(?:(\|) )?\s*File "(.+)", line (\d+)(?:, in (\S+))?')
 _FIXTURE_FILE = re.compile(r"file (.+), line (\d+)$")
 _DEF = re.compile(r">?\s+(?:async\s+)?def\s+(\w+)\s*\(")
 _TYPE_NAME = re.compile(r"([\w.]+)(?::|$)")
@@ -76,6 +78,7 @@ class FailureBlock:
 
     __slots__ = (
         "_def_name",
+        "_grouped",
         "_gt_index",
         "_member",
         "_source_count",
@@ -113,6 +116,7 @@ class FailureBlock:
         # (-1, 0) outside any group.
         self.frame_keys: list[tuple[int, int]] = []
         self._member = 0
+        self._grouped = False  # a frame is printed inside a group
         self.e_lines: list[str] = []
         self.native_lines: list[str] = []
         self.group_lines: list[str] = []
@@ -153,25 +157,27 @@ class FailureBlock:
             # A SyntaxError names the broken file inside its message, not as a frame.
             match = _NATIVE.match(line, 1)
             if match:
-                self.syntax = (match.group(1), int(match.group(2)))
+                self.syntax = (match.group(2), int(match.group(3)))
 
     def _add_indented(self, line: str) -> None:
         if 'File "' in line:
             match = _NATIVE.match(line)
             if match:
-                self.frames.append((match.group(1), int(match.group(2))))
-                bar = line.find("|", 0, match.start(1))
+                path, bar = match.group(2), match.start(1)
+                self.frames.append((path, int(match.group(3))))
                 self.frame_keys.append((bar, self._member))
-                if match.group(3):
-                    self.frame_functions.append((match.group(1), match.group(3)))
+                if bar >= 0:
+                    self._grouped = True
+                if match.group(4):
+                    self.frame_functions.append((path, match.group(4)))
                 return
         stripped = line.lstrip()
-        head = stripped[:2]
-        if head == "+-":
+        head = stripped[:1]
+        if head == "+" and stripped.startswith("+-"):
             # `+---------------- 2 ----------------`: the next member of a group
             self._member += 1
             return
-        if head == "| ":
+        if head == "|" and stripped.startswith("| "):
             content = stripped[2:]
             if content[:1] not in (" ", "") and not content.startswith("Traceback"):
                 self.group_lines.append(content)
@@ -187,14 +193,16 @@ class FailureBlock:
         self._source_count += 1
 
     def _add_plain(self, line: str) -> None:
-        if line.startswith("file "):
+        if line[0] == "f" and line.startswith("file "):
             # `fixture 'x' not found`: pytest names the test's file and line this way
             found = _FIXTURE_FILE.match(line)
             if found:
                 self.frames.append((found.group(1), int(found.group(2))))
                 self.frame_keys.append((-1, 0))
                 return
-        match = location(line) if line[0] not in "_-=[" else None
+        match = _LOCATION.match(line) if line[0] not in "_-=[" else None
+        if match is not None and " " in match.group(1):
+            match = location(line)
         if match is None:
             self._add_text(line)
             return
@@ -237,7 +245,7 @@ class FailureBlock:
         In an exception group that is the group's own traceback if it runs through the
         project, else the first member's (hypothesis raises its groups from its own code).
         """
-        if self._member == 0 and all(key[0] < 0 for key in self.frame_keys):
+        if not self._grouped:
             # No exception group: simply the last project frame.
             for frame in reversed(self.frames):
                 if is_project_path(frame[0]):
@@ -330,7 +338,6 @@ def nodeid_suffix(domain: str, kind: BlockKind) -> str:
     """`TestThing.test_m[1.5]` → `TestThing::test_m[1.5]`; doctest names keep their dots."""
     if kind is BlockKind.DOCTEST:
         return domain
-    domain = _split_subtest(domain)[0]
     head, bracket, params = domain.partition("[")
     return head.replace(".", "::") + bracket + params
 

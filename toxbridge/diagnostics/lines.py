@@ -1,10 +1,10 @@
 """The partial last line between two chunks, held in bounded memory and linear time.
 
 A stream may send megabytes without a newline (a progress bar redrawn with `\\r`, a huge
-repr, binary noise). Each chunk is appended once to the held bytes, never copied again
-until its line ends, and a line longer than `MAX_LINE` bytes keeps only its first
-`MAX_LINE` bytes, the note `… [N bytes cut]` included. Lines that arrive whole inside one
-chunk are cut the same way, so the result never depends on how the input was split.
+repr, binary noise). Each chunk is kept as it came, never copied again until its line
+ends, and a line longer than `MAX_LINE` bytes keeps only its first `MAX_LINE` bytes, the
+note `… [N bytes cut]` included. Lines that arrive whole inside one chunk are cut the same
+way, so the result never depends on how the input was split.
 """
 
 from __future__ import annotations
@@ -22,32 +22,40 @@ def _cut(line: bytes, length: int) -> bytes:
 class PartialLine:
     """The bytes after the last newline seen so far, at most `MAX_LINE` of them kept."""
 
-    __slots__ = ("_held", "cut")
+    __slots__ = ("_pieces", "cut", "size")
 
     def __init__(self) -> None:
-        self._held = bytearray()
+        self._pieces: list[bytes] = []
+        self.size = 0  # bytes kept
         self.cut = 0  # bytes of the current line dropped so far
 
     def __bool__(self) -> bool:
-        return bool(self._held) or self.cut > 0
+        return self.size > 0 or self.cut > 0
 
-    def hold(self, data: bytes | memoryview) -> None:
-        room = MAX_LINE - len(self._held)
-        if len(data) <= room:
-            self._held += data
-            return
-        if room > 0:
-            self._held += data[:room]
-        self.cut += len(data) - max(room, 0)
+    def hold(self, data: bytes) -> None:
+        room = MAX_LINE - self.size
+        if len(data) > room:
+            self.cut += len(data) - max(room, 0)
+            data = data[: max(room, 0)]
+        if data:
+            self._pieces.append(data)
+            self.size += len(data)
+
+    def fits(self, more: int) -> bool:
+        """Whether the line stays whole when `more` bytes end it."""
+        return self.cut == 0 and self.size + more <= MAX_LINE
+
+    def pieces(self) -> list[bytes]:
+        """The held bytes as they came (for a line that `fits`), and start a new line."""
+        pieces, self._pieces, self.size = self._pieces, [], 0
+        return pieces
 
     def take(self) -> bytes:
         """The held line (with its note if it was cut), and start a new one."""
-        line = bytes(self._held)
-        if self.cut:
-            line = _cut(line, len(line) + self.cut)
-        self._held.clear()
+        cut, length = self.cut, self.size + self.cut
+        line = b"".join(self.pieces())
         self.cut = 0
-        return line
+        return _cut(line, length) if cut else line
 
 
 def cut_long_lines(block: bytes) -> bytes:

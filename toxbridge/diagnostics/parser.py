@@ -32,12 +32,11 @@ from toxbridge.diagnostics.results import Session
 _SECTION = re.compile(r"=+ (.+?) =+$")
 _HEADER = re.compile(r"_{2,} (.+?) _{2,}$")
 _CAPTURED = re.compile(r"-+ (?:Captured|captured) ")
-# `FAILED id - msg`, `ERROR id`, pytest 9's `SUBFAILED[msg] (i=1) id - msg`
-_SUMMARY = re.compile(r"(?:SUB)?(FAILED|ERROR)(?:\[[^\]]*\])?(?: ?\([^)]*\))? ?(.*)$")
+# `FAILED id - msg`, `ERROR id`, and pytest 9's `SUBFAILED[msg] (i=1) id - msg`
+_SUMMARY = re.compile(r"(FAILED|ERROR) ?(.*)$")
+_SUBFAILED = re.compile(r"SUB(FAILED)(?:\[[^\]]*\])?(?: ?\([^)]*\))? ?(.*)$")
 _WARNING = re.compile(r"\s+(\S+?):(\d+): (\w*Warning): (.*)$")
 _CONFTEST = "ImportError while loading conftest "
-# What starts the only lines of captured output that can matter: sections and bare counts.
-_CAPTURED_FIRST = frozenset("=0123456789")
 _MAX_BATCH = 16 * 1024  # bytes of consecutive lines decoded at once
 
 
@@ -107,15 +106,19 @@ class DiagnosticParser:
             self._partial.hold(data)
             return self._take()
         # One copy of each chunk: `_scan` wants a newline before the first line.
-        if self._partial:
-            first = data.find(b"\n")
-            view = memoryview(data)
-            self._partial.hold(view[:first])
-            buf = b"".join((b"\n", self._partial.take(), view[first:]))
-            self._scan(buf, len(buf) - (len(data) - end))
-        else:
+        partial = self._partial
+        if not partial:
             self._scan(b"\n" + data, end + 1)
-        self._partial.hold(memoryview(data)[end + 1 :])
+        elif partial.fits(data.find(b"\n")):
+            head = partial.size
+            self._scan(b"".join((b"\n", *partial.pieces(), data)), head + end + 1)
+        else:
+            first = data.find(b"\n")
+            partial.hold(data[:first])
+            buf = b"".join((b"\n", partial.take(), memoryview(data)[first:]))
+            self._scan(buf, len(buf) - (len(data) - end))
+        if end + 1 < len(data):
+            partial.hold(data[end + 1 :])
         return self._take()
 
     def close(self) -> list[Diagnostic]:
@@ -174,25 +177,26 @@ class DiagnosticParser:
 
     def _line(self, line: str) -> None:
         first = line[:1]
-        # Only an inner run's lines, section lines and bare counts can be captured output.
-        inner = self._inner or (first in _CAPTURED_FIRST and self._in_captured())
-        if inner and self._captured_line(line, first):
-            if "commands" in line:
-                self._tox_line(line)
+        if self._inner:
+            self._inner_line(line, first)
             return
         section = self._section
         if first == "=" and line.startswith("=="):
             match = _SECTION.match(line)
             if match:
-                self._start_section(match.group(1))
+                title = match.group(1)
+                if not (self._in_captured() and self._inner_starts(title)):
+                    self._start_section(title)
                 return
         if section is Section.SESSION:
             self._session_line(line)
         elif section is Section.FAILURES or section is Section.ERRORS:
             self._failure_line(line, first)
         elif first.isdigit() and STATS.match(line):
-            # `-q` prints the final counts without the `=` decoration.
-            self._end_session(line)
+            # `-q` prints the final counts without the `=` decoration; in a passing
+            # test's output they are an inner run's.
+            if section is not Section.PASSES:
+                self._end_session(line)
         elif section is Section.SUMMARY:
             self._summary_line(line, first)
         elif section is Section.WARNINGS:
@@ -207,32 +211,33 @@ class DiagnosticParser:
         block = self._block
         return self._section is Section.PASSES or (block is not None and block.captured)
 
-    def _captured_line(self, line: str, first: str) -> bool:
-        """Whether `line` belongs to an inner pytest run printed as captured output.
+    def _inner_starts(self, title: str) -> bool:
+        """Whether a section line in captured output starts an inner pytest run's output.
 
-        An inner run starts with its own `test session starts` (or, with `-q`, a section
-        that the outer run cannot print at this point) and ends with its final counts.
+        An inner run (pytester, a plugin's own tests) starts with its own `test session
+        starts` or, with `-q`, a section that the outer run cannot print at this point.
         """
-        title = None
-        if first == "=" and line.startswith("=="):
-            match = _SECTION.match(line)
-            title = match.group(1) if match else None
-        stats = title is not None and STATS.search(title) is not None
-        bare_stats = first.isdigit() and STATS.match(line) is not None
-        if self._inner:
-            if title is not None and title.startswith("test session starts"):
-                self._inner += 1
-            elif stats or bare_stats:
-                self._inner -= 1
-            return True
-        if bare_stats:
-            return True
-        if title is None or stats:
+        if STATS.search(title):
             return False
         if title.startswith("test session starts") or _RANKS.get(title, 99) <= self._rank:
             self._inner = 1
             return True
         return False
+
+    def _inner_line(self, line: str, first: str) -> None:
+        """A line of an inner run: only its own sessions' starts and ends count."""
+        if first == "=" and line.startswith("=="):
+            match = _SECTION.match(line)
+            if match:
+                title = match.group(1)
+                if title.startswith("test session starts"):
+                    self._inner += 1
+                elif STATS.search(title):
+                    self._inner -= 1
+        elif first.isdigit() and STATS.match(line):
+            self._inner -= 1
+        elif "commands" in line:
+            self._tox_line(line)
 
     def _start_section(self, title: str) -> None:
         self._finish_block()
@@ -318,8 +323,8 @@ class DiagnosticParser:
             block.add(line)
 
     def _summary_line(self, line: str, first: str) -> None:
-        if first == "F" or first == "E" or (first == "S" and line.startswith("SUBFAILED")):
-            match = _SUMMARY.match(line)
+        if first == "F" or first == "E" or first == "S":
+            match = (_SUBFAILED if first == "S" else _SUMMARY).match(line)
             if match:
                 self._session.summary_entry(match.group(1), match.group(2))
 

@@ -15,6 +15,7 @@ import re
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from toxbridge.diagnostics.block import (
     BlockKind,
@@ -43,8 +44,7 @@ class _LineItem:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Waiting:
+class _Waiting(NamedTuple):
     """A failure whose test id is a guess, held until the short summary names it."""
 
     crash: Crash
@@ -65,7 +65,7 @@ class Session:
         self._known: dict[str, list[str]] = {}
         self._line_items: deque[_LineItem] = deque()
         # blocks whose test id the output does not show, by summary word and id suffix
-        self._waiting: dict[str, deque[_Waiting]] = {}
+        self._waiting: dict[tuple[str, str], deque[_Waiting]] = {}
         self._last_orphan = ""
         self._doctest: int | None = None  # characters of a doctest's report so far
         self._doctest_whole = False  # a doctest's whole report just ended
@@ -94,7 +94,7 @@ class Session:
         message = f"{crash.message}\nsubtest {block.subtest}" if block.subtest else crash.message
         if not certain:
             word = "ERROR" if block.kind in (BlockKind.SETUP, BlockKind.TEARDOWN) else "FAILED"
-            self._waiting.setdefault(f"{word} {suffix}", deque()).append(
+            self._waiting.setdefault((word, suffix), deque()).append(
                 _Waiting(crash, message, block, test)
             )
             return
@@ -136,7 +136,7 @@ class Session:
         nodeid, message = split_summary(rest)
         test = nodeid or None
         suffix = nodeid.partition("::")[2]
-        waiting = self._waiting.get(f"{word} {suffix}")
+        waiting = self._waiting.get((word, suffix)) if self._waiting else None
         if waiting:
             held = waiting.popleft()
             definition = self._definition(held.block, test)
