@@ -15,23 +15,26 @@ from enum import Enum
 from toxbridge.diagnostics.paths import is_project_path
 
 # `tests/test_x.py:12: AssertionError`, `src/m.py:3: in helper`, `tests/test_x.py:30: `
-_LOCATION = re.compile(r"((?:[A-Za-z]:)?[^:]+?):(\d+):(?: (.*))?$")
-# A path with a space in it is taken only when it names a source file, so that a log line
-# (`WARNING  app:t.py:7 tests/t.py:1: text`) or a sentence is not read as one.
+_LOCATION = re.compile(r"(\S+?):(\d+):(?: (.*))?$")
+# A path with a space in it is taken only when it names a source file (or is `<frozen …>`),
+# so that a log line (`WARNING  app:t.py:7 tests/t.py:1: text`) or a sentence is not one.
+_SPACED_HINT = re.compile(r"(?:\.(?:py|pyi|pyx|txt|rst|md)|>):\d+:")
+_SPACED_LOCATION = re.compile(r"((?:[A-Za-z]:)?[^:]+?):(\d+):(?: (.*))?$")
 _SPACED = re.compile(r"(?:[A-Za-z]:[\\/])?[^:]*?[^\s:]\.(?:py|pyi|pyx|txt|rst|md)$")
 
 
 def location(line: str) -> re.Match[str] | None:
     """`path:line:` and what follows it, or None."""
     match = _LOCATION.match(line)
-    if match is None or " " not in match.group(1):
+    if match is not None or " " not in line or _SPACED_HINT.search(line) is None:
         return match
-    path = match.group(1)
-    # `<frozen importlib._bootstrap>:1140:` names no file but is a crash line
-    spaced = " " in path and ("  " in path or not _SPACED.match(path))
-    if spaced and not (path[0] == "<" and path[-1] == ">"):
+    match = _SPACED_LOCATION.match(line)
+    if match is None:
         return None
-    return match
+    path = match.group(1)
+    if path[0] == "<" and path[-1] == ">":
+        return match
+    return None if "  " in path or not _SPACED.match(path) else match
 
 
 # `  File "x.py", line 3, in f`, also inside an exception group (`  |   File …`: the bar is
@@ -200,9 +203,11 @@ class FailureBlock:
                 self.frames.append((found.group(1), int(found.group(2))))
                 self.frame_keys.append((-1, 0))
                 return
-        match = _LOCATION.match(line) if line[0] not in "_-=[" else None
-        if match is not None and " " in match.group(1):
-            match = location(line)
+        match = None
+        if line[0] not in "_-=[":
+            match = _LOCATION.match(line)
+            if match is None and " " in line:
+                match = location(line)
         if match is None:
             self._add_text(line)
             return

@@ -29,9 +29,6 @@ class PartialLine:
         self.size = 0  # bytes kept
         self.cut = 0  # bytes of the current line dropped so far
 
-    def __bool__(self) -> bool:
-        return self.size > 0 or self.cut > 0
-
     def hold(self, data: bytes) -> None:
         room = MAX_LINE - self.size
         if len(data) > room:
@@ -41,20 +38,11 @@ class PartialLine:
             self._pieces.append(data)
             self.size += len(data)
 
-    def fits(self, more: int) -> bool:
-        """Whether the line stays whole when `more` bytes end it."""
-        return self.cut == 0 and self.size + more <= MAX_LINE
-
-    def pieces(self) -> list[bytes]:
-        """The held bytes as they came (for a line that `fits`), and start a new line."""
-        pieces, self._pieces, self.size = self._pieces, [], 0
-        return pieces
-
     def take(self) -> bytes:
         """The held line (with its note if it was cut), and start a new one."""
         cut, length = self.cut, self.size + self.cut
-        line = b"".join(self.pieces())
-        self.cut = 0
+        line = b"".join(self._pieces)
+        self._pieces, self.size, self.cut = [], 0, 0
         return _cut(line, length) if cut else line
 
 

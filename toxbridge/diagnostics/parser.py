@@ -37,7 +37,10 @@ _SUMMARY = re.compile(r"(FAILED|ERROR) ?(.*)$")
 _SUBFAILED = re.compile(r"SUB(FAILED)(?:\[[^\]]*\])?(?: ?\([^)]*\))? ?(.*)$")
 _WARNING = re.compile(r"\s+(\S+?):(\d+): (\w*Warning): (.*)$")
 _CONFTEST = "ImportError while loading conftest "
-_MAX_BATCH = 16 * 1024  # bytes of consecutive lines decoded at once
+_MAX_BATCH = 16 * 1024
+# A partial line up to this long is copied along with the next chunk (cheapest for the
+# usual short tail); a longer one is held by `PartialLine`, so that time stays linear.
+_SHORT_TAIL = 1024  # bytes of consecutive lines decoded at once
 
 
 class Section(Enum):
@@ -79,8 +82,11 @@ class DiagnosticParser:
 
     def __init__(self, mapper: PathMapper | None = None) -> None:
         self._mapper = mapper or PathMapper()
-        # The partial last line, raw, after the newline that ended the line before it.
+        # The partial last line: short ones raw, after the newline that ended the line
+        # before them; a long one in `_partial`.
+        self._tail = b"\n"
         self._partial = PartialLine()
+        self._long = False
         self._out: list[Diagnostic] = []
         self._section = Section.NONE
         self._block: FailureBlock | None = None
@@ -103,26 +109,35 @@ class DiagnosticParser:
     def feed(self, data: bytes) -> list[Diagnostic]:
         end = data.rfind(b"\n")
         if end < 0:
-            self._partial.hold(data)
+            if self._long or len(self._tail) + len(data) > _SHORT_TAIL:
+                # A long partial line: held piece by piece, never copied again (`lines.py`).
+                self._partial.hold(self._tail[1:])
+                self._partial.hold(data)
+                self._tail, self._long = b"\n", True
+            else:
+                self._tail += data
             return self._take()
-        # One copy of each chunk: `_scan` wants a newline before the first line.
         partial = self._partial
-        if not partial:
-            self._scan(b"\n" + data, end + 1)
-        elif partial.fits(data.find(b"\n")):
-            head = partial.size
-            self._scan(b"".join((b"\n", *partial.pieces(), data)), head + end + 1)
-        else:
+        if self._long:
             first = data.find(b"\n")
             partial.hold(data[:first])
             buf = b"".join((b"\n", partial.take(), memoryview(data)[first:]))
             self._scan(buf, len(buf) - (len(data) - end))
-        if end + 1 < len(data):
+        else:
+            # `_scan` wants the newline before the first line: the tail starts with it.
+            tail = self._tail
+            self._scan(tail + data, len(tail) + end)
+        self._long = len(data) - end > _SHORT_TAIL
+        if self._long:
             partial.hold(data[end + 1 :])
+            self._tail = b"\n"
+        else:
+            self._tail = data[end:]
         return self._take()
 
     def close(self) -> list[Diagnostic]:
-        tail = self._partial.take()
+        tail = self._partial.take() if self._long else self._tail[1:]
+        self._tail, self._long = b"\n", False
         if tail:
             for line in decode_lines(tail):
                 self._line(line)
