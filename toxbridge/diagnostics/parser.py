@@ -25,7 +25,7 @@ from toxbridge.diagnostics.block import (
 )
 from toxbridge.diagnostics.lines import MAX_LINE, PartialLine, cut_long_lines
 from toxbridge.diagnostics.model import Diagnostic, Location, RunStatus, Severity
-from toxbridge.diagnostics.paths import PathMapper, is_absolute, is_project_path, relative_to
+from toxbridge.diagnostics.paths import PathMapper, is_project_path
 from toxbridge.diagnostics.progress import STATS, TOX_COMMAND, final_counts, parse_progress
 from toxbridge.diagnostics.results import Session
 
@@ -287,17 +287,18 @@ class DiagnosticParser:
             self._reset_counts()
 
     def _session_line(self, line: str) -> None:
-        if line.startswith("rootdir: "):
+        if line.endswith("%]"):
+            if " PASSED " in line:
+                digits = line[line.rfind("[") + 1 : -2]
+                if digits.lstrip().isdigit():
+                    # Most of a verbose log: count it without a regex.
+                    self._passed += 1
+                    self._percent = int(digits)
+                    return
+        elif line.startswith("rootdir: "):
             self._rootdir = line[9:].partition(", ")[0].strip()
             self._session.rootdir = self._rootdir
             return
-        if line.endswith("%]"):
-            digits = line[line.rfind("[") + 1 : -2].strip()
-            if " PASSED " in line and digits.isdigit():
-                # Most of a verbose log: count it without a regex.
-                self._passed += 1
-                self._percent = int(digits)
-                return
         elif not line.startswith("[gw"):
             return
         progress = parse_progress(line)
@@ -363,21 +364,23 @@ class DiagnosticParser:
     def _emit(
         self, path: str, line: int, message: str, test: str | None, definition: Location | None
     ) -> None:
-        diagnostic = self._diagnostic(path, line, message, test)
-        self._out.append(replace(diagnostic, definition=definition))
+        self._out.append(self._diagnostic(path, line, message, test, definition))
 
-    def _diagnostic(self, path: str, line: int, message: str, test: str | None) -> Diagnostic:
-        root = self._rootdir
-        if root and is_absolute(path) and not self._mapper.covers(path):
-            # pytest prints most paths relative to its rootdir and a few (a SyntaxError's
-            # file, `--tb=line`) in full: without a mapping for them, spell them alike.
-            path = relative_to(path, root)
+    def _diagnostic(
+        self,
+        path: str,
+        line: int,
+        message: str,
+        test: str | None,
+        definition: Location | None = None,
+    ) -> Diagnostic:
         return Diagnostic(
-            path=self._mapper.map(path),
+            path=self._mapper.map(path, self._rootdir),
             line=max(line, 1),
             column=None,
             severity=Severity.ERROR,
             message=message or "failed",
             test=test,
             env=self._env,
+            definition=definition,
         )

@@ -44,18 +44,25 @@ class PathMapper:
         )
         self.root = root
 
-    def map(self, path: str) -> str:
+    def map(self, path: str, rootdir: str | None = None) -> str:
+        """The local path; an absolute `path` under pytest's `rootdir` that no mapping
+        covers is taken as relative to it (pytest prints a few paths in full)."""
         if not _is_absolute(path):
             path = posixpath.normpath(posixpath.join(self.root, path))
+        else:
+            for remote, local in self._mappings:
+                if _under(path, remote):
+                    rest = path[len(remote) :].lstrip("/")
+                    return posixpath.join(local, rest) if rest else local
+            if rootdir and _under(path, rootdir) and _is_absolute(rootdir):
+                relative = path[len(rootdir.rstrip("/")) :].lstrip("/")
+                return self.map(relative) if relative else self.map(".")
+            return path
         for remote, local in self._mappings:
             if _under(path, remote):
                 rest = path[len(remote) :].lstrip("/")
                 return posixpath.join(local, rest) if rest else local
         return path
-
-    def covers(self, path: str) -> bool:
-        """Whether an explicit mapping applies to `path`."""
-        return any(_under(path, remote) for remote, _ in self._mappings)
 
     def container_root(self, path: str) -> str | None:
         """The container prefix `path` lies under: the tox root when pytest hides its rootdir."""
@@ -63,10 +70,6 @@ class PathMapper:
             if _under(path, remote):
                 return remote
         return self.root if _is_absolute(self.root) and _under(path, self.root) else None
-
-
-def is_absolute(path: str) -> bool:
-    return _is_absolute(path)
 
 
 def relative_to(path: str, root: str | None) -> str:
