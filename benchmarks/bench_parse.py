@@ -12,23 +12,31 @@ progress bar redrawn with `\\r`, a huge repr) next to 32 MB of short lines.
 
 With `--baseline DIR` (a checkout of another version, e.g. `git worktree add /tmp/base
 main`), each measure runs in a fresh process for this tree and for DIR, alternately, and
-the ratio of each pair is printed: figures taken on a busy machine still compare.
+the ratio of each pair is printed: figures taken on a busy machine still compare. Then
+both parsers are loaded into one process (DIR's under another package name) and fed the
+same chunks in turn, 30 times, which is steadier still on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "diagnostics" / "data"
 CHUNK = 64 * 1024
+CORPUS_ROOT = "/tmp/toxbridge-corpus/proj"  # where the fixture corpus ran
 LONG_MB = 32
 
 
@@ -60,7 +68,7 @@ def noise_block() -> bytes:
 def one_run(block: bytes, target: int) -> tuple[float, int]:
     from toxbridge.diagnostics import DiagnosticParser, PathMapper
 
-    parser = DiagnosticParser(PathMapper([("/tmp/toxbridge-corpus/proj", "/local")], "/local"))
+    parser = DiagnosticParser(PathMapper([(CORPUS_ROOT, "/local")], "/local"))
     view = memoryview(block)
     fed = found = 0
     start = time.perf_counter()
@@ -104,6 +112,42 @@ def in_process(tree: Path, mb: int) -> dict[str, float]:
     return result
 
 
+def load_as(tree: Path, name: str, into: Path) -> ModuleType:
+    """`tree`'s toxbridge.diagnostics imported as package `name` (its imports renamed)."""
+    target = into / name / "diagnostics"
+    shutil.copytree(tree / "toxbridge" / "diagnostics", target)
+    (into / name / "__init__.py").write_text("", encoding="utf-8")
+    for path in target.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(r"\btoxbridge\.", f"{name}.", text), encoding="utf-8")
+    sys.path.insert(0, str(into))
+    return importlib.import_module(f"{name}.diagnostics")
+
+
+def alternate(baseline: Path, block: bytes, turns: int = 30) -> float:
+    """Median of the rate ratios (this tree / baseline), both parsers in this process."""
+    import toxbridge.diagnostics as ours
+
+    chunks = [block[offset : offset + CHUNK] for offset in range(0, len(block), CHUNK)]
+    with tempfile.TemporaryDirectory() as scratch:
+        base = load_as(baseline, "tb_baseline", Path(scratch))
+
+        def seconds(module: ModuleType) -> float:
+            parser = module.DiagnosticParser(module.PathMapper([(CORPUS_ROOT, "/local")], "/local"))
+            start = time.process_time()
+            for chunk in chunks:
+                parser.feed(chunk)
+            parser.close()
+            return time.process_time() - start
+
+        ratios = []
+        for turn in range(turns):
+            pair = (ours, base) if turn % 2 else (base, ours)
+            times = {module: seconds(module) for module in pair}
+            ratios.append(times[base] / times[ours])
+    return statistics.median(ratios)
+
+
 def report(label: str, runs: list[dict[str, float]]) -> None:
     def median(key: str) -> float:
         return statistics.median(run[key] for run in runs)
@@ -143,6 +187,12 @@ def main() -> None:
             f"mixed-log rate, this tree / baseline: median {statistics.median(ratios):.2f}x "
             f"({ratios[0]:.2f}-{ratios[-1]:.2f}); big.py noise {statistics.median(noise):.2f}x"
         )
+        sys.path.insert(0, str(ROOT))
+        mixed, quiet = (
+            alternate(args.baseline, build_block()),
+            alternate(args.baseline, noise_block()),
+        )
+        print(f"in one process, alternating: mixed log {mixed:.2f}x, big.py noise {quiet:.2f}x")
 
 
 if __name__ == "__main__":
