@@ -13,7 +13,7 @@ figures are reported separately.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,6 @@ class Project:
     faults: tuple[str, ...]  # names from corpus_faults.FAULTS
     rename: tuple[str, str] | None = None  # move a test directory (paths with spaces)
     extra_args: tuple[str, ...] = ()
-    drop: tuple[str, ...] = field(default=())  # files that configure pytest against our runs
 
 
 ALL_FAULTS = ("fixtures", "conftest", "collect", "hypothesis", "subtest", "group", "decoys")
