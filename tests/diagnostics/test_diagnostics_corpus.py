@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import pytest
 
-from tests.diagnostics.corpus import DATA, LOCAL_ROOT, load, log_names, parse, score
+from tests.diagnostics.corpus import (
+    DATA,
+    LOCAL_ROOT,
+    Run,
+    Table,
+    load,
+    log_names,
+    parse,
+    project_names,
+    project_runs,
+    score,
+    table,
+)
+from tests.diagnostics.corpus_projects import HELD_OUT, PROJECTS
 from toxbridge.diagnostics import Severity
 
 # pytest cannot report a conftest that breaks at start-up (no report hook runs), so that
@@ -101,3 +116,53 @@ def test_passing_output_and_logs_are_not_failures() -> None:
             assert "src/foo.py" not in diagnostic.path
             if diagnostic.severity is Severity.WARNING:
                 assert diagnostic.message.startswith("DeprecationWarning: deprecated thing")
+
+
+# The floors of issue 13, on the output of real projects' own test suites.
+FLOOR = 0.99
+
+
+def _project_runs() -> list[Run]:
+    return [run for project in project_names() for run in project_runs(project)]
+
+
+@cache
+def _table() -> Table:
+    return table(_project_runs())
+
+
+def test_independent_corpus_is_present() -> None:
+    assert project_names() == sorted(project.name for project in PROJECTS)
+    runs = _project_runs()
+    assert len(runs) == 20 * len(PROJECTS)
+    assert {run.style for run in runs} == {"auto", "long", "short", "line", "native", "no"}
+    assert set(HELD_OUT) < set(project_names())
+
+
+def test_floors_per_tb_style_and_overall() -> None:
+    result = _table()
+    assert result.total.truths > 4000
+    failing = {
+        style: (round(score.recall, 4), round(score.precision, 4))
+        for style, score in [("all", result.total), *result.styles.items()]
+        if score.recall < FLOOR or score.precision < FLOOR
+    }
+    assert failing == {}
+
+
+def test_no_failure_is_invented_from_captured_output() -> None:
+    """Passing tests print inner pytest runs, logged tracebacks and `path:line: error`
+    lines (with -rA); none of them, nor anything else, may name a test that passed."""
+    assert _table().total.invented == []
+
+
+@pytest.mark.parametrize("project", [p.name for p in PROJECTS])
+def test_each_project_has_failures_of_its_own(project: str) -> None:
+    """The mutations of the project's source make its own tests fail, not only ours."""
+    own = {
+        truth.test
+        for run in project_runs(project)
+        for truth in run.truths
+        if truth.test and "test_tb_" not in truth.test
+    }
+    assert own

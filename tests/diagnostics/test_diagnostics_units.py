@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from toxbridge.diagnostics import Diagnostic, PathMapper, Severity, parse_bytes
-from toxbridge.diagnostics.ansi import LineSplitter, strip_ansi
+from toxbridge.diagnostics import Diagnostic, DiagnosticParser, PathMapper, Severity, parse_bytes
+from toxbridge.diagnostics.ansi import decode_lines, strip_ansi
 from toxbridge.diagnostics.formats import to_github, to_json, to_quickfix
 from toxbridge.diagnostics.paths import is_project_path
 
@@ -55,18 +55,22 @@ def test_project_paths(path: str, project: bool) -> None:
     assert is_project_path(path) is project
 
 
-def test_splitter_handles_split_utf8_and_escapes() -> None:
-    data = "\x1b[31mFAILED tests/t.py::test_\u00fc\x1b[0m - boom\r\nnext\n".encode()
-    splitter = LineSplitter()
-    lines = [line for byte in range(len(data)) for line in splitter.feed(data[byte : byte + 1])]
-    assert lines == ["FAILED tests/t.py::test_\u00fc - boom", "next"]
-    assert splitter.close() == []
+def test_split_utf8_and_escapes_parse_whole() -> None:
+    """Fed one byte at a time, a colour code and a UTF-8 character are split everywhere."""
+    data = (
+        "=== short test summary info ===\n"
+        "\x1b[31mFAILED tests/t.py::test_\u00fc\x1b[0m - boom\r\n"
+        "=== 1 failed in 0.1s ===\n"
+    ).encode()
+    parser = DiagnosticParser()
+    found = [d for byte in range(len(data)) for d in parser.feed(data[byte : byte + 1])]
+    assert [(d.path, d.test, d.message) for d in found + parser.close()] == [
+        ("tests/t.py", "tests/t.py::test_\u00fc", "boom")
+    ]
 
 
-def test_splitter_keeps_last_redraw_and_flushes_tail() -> None:
-    splitter = LineSplitter()
-    assert splitter.feed(b"10%\r50%\r100%\npartial") == ["100%"]
-    assert splitter.close() == ["partial"]
+def test_decoded_lines_keep_last_redraw() -> None:
+    assert decode_lines(b"10%\r50%\r100%\nnext") == ["100%", "next"]
 
 
 def test_invalid_utf8_does_not_stop_parsing() -> None:
@@ -80,13 +84,6 @@ PASSING = b"""\
 === test session starts ===
 rootdir: /app
 tests/test_x.py .                                                 [100%]
-=== PASSES ===
-___ test_prints ___
---- Captured stdout call ---
-src/foo.py:12: something
-tests/test_x.py:3: AssertionError
---- Captured log call ---
-WARNING  app:test_x.py:7 src/foo.py:12: logged
 === warnings summary ===
 tests/test_x.py::test_prints
   /app/tests/test_x.py:9: UserWarning: careful
@@ -94,6 +91,13 @@ tests/test_x.py::test_prints
   /app/.tox/py/lib/python3.11/site-packages/dep.py:1: DeprecationWarning: old
 
 -- Docs: https://docs.pytest.org/en/stable/how-to/capture-warnings.html
+=== PASSES ===
+___ test_prints ___
+--- Captured stdout call ---
+src/foo.py:12: something
+tests/test_x.py:3: AssertionError
+--- Captured log call ---
+WARNING  app:test_x.py:7 src/foo.py:12: logged
 === short test summary info ===
 PASSED tests/test_x.py::test_prints
 === 1 passed, 1 warning in 0.01s ===
@@ -176,12 +180,12 @@ def test_json_format() -> None:
 
 def test_quickfix_format_is_one_line() -> None:
     assert to_quickfix(_sample()) == (
-        "/src/t.py:3:1: error: AssertionError: a, b: 100% \u23ce second [t.py::test_a[1,2]]"
+        "/src/t.py:3:1: error: AssertionError: a, b: 100% \u23ce second [py311: t.py::test_a[1,2]]"
     )
 
 
 def test_github_format_escapes() -> None:
     assert to_github(_sample()) == (
-        "::error file=/src/t.py,line=3,title=t.py%3A%3Atest_a[1%2C2]"
+        "::error file=/src/t.py,line=3,title=py311%3A t.py%3A%3Atest_a[1%2C2]"
         "::AssertionError: a, b: 100%25%0Asecond"
     )

@@ -1,16 +1,24 @@
-"""Bytes chunks in, whole text lines out, without ANSI colour codes.
+"""Whole lines of bytes in, text lines out, without terminal escape sequences.
 
-Chunks may split a line, a UTF-8 character or an escape sequence anywhere: the splitter
-keeps the raw bytes of the partial last line and decodes and removes colour codes only
-from complete lines, so a split character or sequence is always seen whole.
+The parser decodes only complete lines (it holds the raw bytes of a partial last line, see
+`lines.py`), so a UTF-8 character or an escape sequence split between two chunks is always
+seen whole here.
 """
 
 from __future__ import annotations
 
 import re
 
-# CSI sequences (colours, cursor moves) and the two-character escapes some tools print.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+# CSI sequences (colours, cursor moves); OSC (`ESC ]`: hyperlinks as `ESC ]8;;URI ESC \\`,
+# window titles ending in BEL) and the other string sequences (DCS, SOS, PM, APC), which run
+# up to a BEL or a String Terminator (`ESC \\` or C1 ST; one left open ends with its line);
+# then the two-character escapes some tools print.
+_ANSI = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b[\]PX^_][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c|$)"
+    r"|\x1b[@-Z\\-_]",
+    re.MULTILINE,
+)
 
 
 def strip_ansi(text: str) -> str:
@@ -18,39 +26,13 @@ def strip_ansi(text: str) -> str:
 
 
 def decode_lines(block: bytes) -> list[str]:
-    """Complete lines (`block` holds no partial character) as text, colour codes removed.
+    """Complete lines (`block` holds no partial character) as text, escapes removed.
 
     Decoding lines one block at a time gives the same text as decoding the whole stream:
     a newline byte is never part of a UTF-8 sequence, so it ends any partial one.
     """
-    return _lines(block.decode("utf-8", "replace"))
-
-
-class LineSplitter:
-    """Incremental UTF-8 decoding and line splitting; invalid bytes become U+FFFD."""
-
-    __slots__ = ("_pending",)
-
-    def __init__(self) -> None:
-        self._pending = b""
-
-    def feed(self, data: bytes) -> list[str]:
-        data = self._pending + data
-        end = data.rfind(b"\n")
-        if end < 0:
-            self._pending = data
-            return []
-        self._pending = data[end + 1 :]
-        return decode_lines(data[:end])
-
-    def close(self) -> list[str]:
-        data, self._pending = self._pending, b""
-        return decode_lines(data) if data else []
-
-
-def _lines(block: str) -> list[str]:
-    block = strip_ansi(block)
-    if "\r" in block:
+    text = strip_ansi(block.decode("utf-8", "replace"))
+    if "\r" in text:
         # A carriage return redraws the line: keep what was drawn last.
-        return [line.rstrip("\r").rpartition("\r")[2] for line in block.split("\n")]
-    return block.split("\n")
+        return [line.rstrip("\r").rpartition("\r")[2] for line in text.split("\n")]
+    return text.split("\n")

@@ -15,8 +15,32 @@ from enum import Enum
 from toxbridge.diagnostics.paths import is_project_path
 
 # `tests/test_x.py:12: AssertionError`, `src/m.py:3: in helper`, `tests/test_x.py:30: `
-LOCATION = re.compile(r"(\S+?):(\d+):(?: (.*))?$")
-_NATIVE = re.compile(r'\s*(?:\| )?\s*File "(.+)", line (\d+)(?:, in (\S+))?')
+_LOCATION = re.compile(r"(\S+?):(\d+):(?: (.*))?$")
+# A path with a space in it is taken only when it names a source file (or is `<frozen …>`),
+# so that a log line (`WARNING  app:t.py:7 tests/t.py:1: text`) or a sentence is not one.
+_SPACED_HINT = re.compile(r"(?:\.(?:py|pyi|pyx|txt|rst|md)|>):\d+:")
+_SPACED_LOCATION = re.compile(r"((?:[A-Za-z]:)?[^:]+?):(\d+):(?: (.*))?$")
+_SPACED = re.compile(r"(?:[A-Za-z]:[\\/])?[^:]*?[^\s:]\.(?:py|pyi|pyx|txt|rst|md)$")
+
+
+def location(line: str) -> re.Match[str] | None:
+    """`path:line:` and what follows it, or None."""
+    match = _LOCATION.match(line)
+    if match is not None or " " not in line or _SPACED_HINT.search(line) is None:
+        return match
+    match = _SPACED_LOCATION.match(line)
+    if match is None:
+        return None
+    path = match.group(1)
+    if path[0] == "<" and path[-1] == ">":
+        return match
+    return None if "  " in path or not _SPACED.match(path) else match
+
+
+# `  File "x.py", line 3, in f`, also inside an exception group (`  |   File …`: the bar is
+# group 1, its column how deep the group is)
+_NATIVE = re.compile(r'\s*(?:(\|) )?\s*File "(.+)", line (\d+)(?:, in (\S+))?')
+_FIXTURE_FILE = re.compile(r"file (.+), line (\d+)$")
 _DEF = re.compile(r">?\s+(?:async\s+)?def\s+(\w+)\s*\(")
 _TYPE_NAME = re.compile(r"([\w.]+)(?::|$)")
 _CHAIN = (
@@ -56,36 +80,46 @@ class FailureBlock:
     """Accumulates one failure section; feed lines with `add`, then call `resolve`."""
 
     __slots__ = (
-        "_captured",
         "_def_name",
+        "_grouped",
         "_gt_index",
+        "_member",
         "_source_count",
         "body",
+        "captured",
         "e_lines",
         "exc_type",
         "first_entry",
         "frame_functions",
+        "frame_keys",
         "frames",
         "group_lines",
         "kind",
         "native_lines",
+        "subtest",
         "syntax",
         "title",
     )
 
     def __init__(self, kind: BlockKind, title: str) -> None:
         self.kind = kind
-        self.title = title
+        failed = kind is BlockKind.FAILED
+        self.title, self.subtest = _split_subtest(title) if failed else (title, "")
         self.first_entry: Entry | None = None
         self.frame_functions: list[tuple[str, str]] = []
         self.body: list[str] = []
-        self._captured = False
+        self.captured = False
         self._reset_chain()
         self._reset_entry()
 
     def _reset_chain(self) -> None:
         # A chained exception prints the cause first; only the last one is the failure.
         self.frames: list[tuple[str, int]] = []
+        # Per frame: (how deep in an exception group it is printed, which member it is in);
+        # (-1, 0) outside any group.
+        self.frame_keys: list[tuple[int, int]] = []
+        self._member = 0
+        self._grouped = False  # a frame is printed inside a group
         self.e_lines: list[str] = []
         self.native_lines: list[str] = []
         self.group_lines: list[str] = []
@@ -99,10 +133,10 @@ class FailureBlock:
 
     def start_captured(self) -> None:
         """`--- Captured stdout call ---` and friends: the test's own output, never parsed."""
-        self._captured = True
+        self.captured = True
 
     def add(self, line: str) -> None:
-        if self._captured:
+        if self.captured:
             return
         if self.kind is BlockKind.DOCTEST and len(self.body) < _MAX_LINES:
             self.body.append(line)
@@ -126,18 +160,27 @@ class FailureBlock:
             # A SyntaxError names the broken file inside its message, not as a frame.
             match = _NATIVE.match(line, 1)
             if match:
-                self.syntax = (match.group(1), int(match.group(2)))
+                self.syntax = (match.group(2), int(match.group(3)))
 
     def _add_indented(self, line: str) -> None:
         if 'File "' in line:
             match = _NATIVE.match(line)
             if match:
-                self.frames.append((match.group(1), int(match.group(2))))
-                if match.group(3):
-                    self.frame_functions.append((match.group(1), match.group(3)))
+                path, bar = match.group(2), match.start(1)
+                self.frames.append((path, int(match.group(3))))
+                self.frame_keys.append((bar, self._member))
+                if bar >= 0:
+                    self._grouped = True
+                if match.group(4):
+                    self.frame_functions.append((path, match.group(4)))
                 return
         stripped = line.lstrip()
-        if stripped.startswith("| "):
+        head = stripped[:1]
+        if head == "+" and stripped.startswith("+-"):
+            # `+---------------- 2 ----------------`: the next member of a group
+            self._member += 1
+            return
+        if head == "|" and stripped.startswith("| "):
             content = stripped[2:]
             if content[:1] not in (" ", "") and not content.startswith("Traceback"):
                 self.group_lines.append(content)
@@ -153,12 +196,24 @@ class FailureBlock:
         self._source_count += 1
 
     def _add_plain(self, line: str) -> None:
-        match = LOCATION.match(line) if line[0] not in "_-=[" else None
+        if line[0] == "f" and line.startswith("file "):
+            # `fixture 'x' not found`: pytest names the test's file and line this way
+            found = _FIXTURE_FILE.match(line)
+            if found:
+                self.frames.append((found.group(1), int(found.group(2))))
+                self.frame_keys.append((-1, 0))
+                return
+        match = None
+        if line[0] not in "_-=[":
+            match = _LOCATION.match(line)
+            if match is None and " " in line:
+                match = location(line)
         if match is None:
             self._add_text(line)
             return
         path, number, rest = match.group(1), int(match.group(2)), match.group(3) or ""
         self.frames.append((path, number))
+        self.frame_keys.append((-1, 0))
         if rest.startswith("in "):
             self.frame_functions.append((path, rest[3:]))
         elif rest:
@@ -184,13 +239,31 @@ class FailureBlock:
         elif self.syntax is not None:
             site = self.syntax
         else:
-            for frame in reversed(self.frames):
-                if is_project_path(frame[0]):
-                    site = frame
-                    break
+            site = self._deepest_project_frame()
         if site is None:
             return None
         return Crash(site[0], site[1], self.message())
+
+    def _deepest_project_frame(self) -> tuple[str, int] | None:
+        """The last project frame of the outermost exception that has one.
+
+        In an exception group that is the group's own traceback if it runs through the
+        project, else the first member's (hypothesis raises its groups from its own code).
+        """
+        if not self._grouped:
+            # No exception group: simply the last project frame.
+            for frame in reversed(self.frames):
+                if is_project_path(frame[0]):
+                    return frame
+            return None
+        best: tuple[int, int] | None = None
+        site = None
+        for frame, key in zip(self.frames, self.frame_keys, strict=True):
+            if not is_project_path(frame[0]):
+                continue
+            if best is None or key[0] < best[0] or (key[0] == best[0] and key[1] <= best[1]):
+                best, site = key, frame
+        return site
 
     def message(self) -> str:
         if self.kind is BlockKind.DOCTEST:
@@ -246,7 +319,7 @@ def _doctest_text(body: list[str], native: list[str]) -> str:
         detail = native[-1]
     else:
         start = next((i for i, line in enumerate(body) if line == "Expected:"), len(body))
-        shown = [line for line in body[start:] if line.strip() and not LOCATION.match(line)]
+        shown = [line for line in body[start:] if line.strip() and not location(line)]
         detail = "\n".join(shown)
     return f"{example}\n{detail}".strip()
 
@@ -272,6 +345,25 @@ def nodeid_suffix(domain: str, kind: BlockKind) -> str:
         return domain
     head, bracket, params = domain.partition("[")
     return head.replace(".", "::") + bracket + params
+
+
+def _split_subtest(title: str) -> tuple[str, str]:
+    """`T.test_x (i=1)`, `T.test_x [msg] (i=1)` (pytest 9 subtests) → (`T.test_x`, `(i=1)`).
+
+    A parametrized id keeps its spaces inside brackets (`test_p[a b]`); a subtest's
+    description is the part after the first space outside them.
+    """
+    if " " not in title:
+        return title, ""
+    depth = 0
+    for index, char in enumerate(title):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == " " and depth == 0:
+            return title[:index], title[index + 1 :]
+    return title, ""
 
 
 def split_summary(rest: str) -> tuple[str, str]:

@@ -20,10 +20,13 @@ def to_json(diagnostic: Diagnostic) -> str:
 
 
 def to_quickfix(diagnostic: Diagnostic) -> str:
-    """`path:line:col: severity: message`, one line, as Vim, Emacs and VS Code read it."""
+    """`path:line:col: severity: message [env: test id]`, one line, as Vim, Emacs and VS Code
+    read it."""
     column = diagnostic.column or 1
     message = diagnostic.message.replace("\n", " ⏎ ")
-    suffix = f" [{diagnostic.test}]" if diagnostic.test else ""
+    # With several tox envs the same failure comes once per env: the env tells them apart.
+    names = [name for name in (diagnostic.env, diagnostic.test) if name]
+    suffix = f" [{': '.join(names)}]" if names else ""
     head = f"{diagnostic.path}:{diagnostic.line}:{column}"
     return f"{head}: {diagnostic.severity.value}: {message}{suffix}"
 
@@ -34,7 +37,10 @@ def to_github(diagnostic: Diagnostic) -> str:
     properties = [f"file={_property(diagnostic.path)}", f"line={diagnostic.line}"]
     if diagnostic.column is not None:
         properties.append(f"col={diagnostic.column}")
-    title = diagnostic.test or (f"tox {diagnostic.env}" if diagnostic.env else "pytest")
+    if diagnostic.test:
+        title = ": ".join(name for name in (diagnostic.env, diagnostic.test) if name)
+    else:
+        title = f"tox {diagnostic.env}" if diagnostic.env else "pytest"
     properties.append(f"title={_property(title)}")
     return f"::{command} {','.join(properties)}::{_data(diagnostic.message)}"
 

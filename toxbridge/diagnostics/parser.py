@@ -13,31 +13,34 @@ Outside those sections, lines that cannot change anything are skipped in raw byt
 from __future__ import annotations
 
 import re
-from collections import Counter, deque
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import Enum
 
 from toxbridge.diagnostics import skip
 from toxbridge.diagnostics.ansi import decode_lines
 from toxbridge.diagnostics.block import (
-    LOCATION,
     BlockKind,
     FailureBlock,
     new_block,
-    nodeid_suffix,
-    split_summary,
 )
+from toxbridge.diagnostics.lines import MAX_LINE, PartialLine, cut_long_lines
 from toxbridge.diagnostics.model import Diagnostic, Location, RunStatus, Severity
-from toxbridge.diagnostics.paths import PathMapper, is_project_path, relative_to
+from toxbridge.diagnostics.paths import PathMapper, is_project_path
 from toxbridge.diagnostics.progress import STATS, TOX_COMMAND, final_counts, parse_progress
+from toxbridge.diagnostics.results import Session
 
 _SECTION = re.compile(r"=+ (.+?) =+$")
 _HEADER = re.compile(r"_{2,} (.+?) _{2,}$")
 _CAPTURED = re.compile(r"-+ (?:Captured|captured) ")
+# `FAILED id - msg`, `ERROR id`, and pytest 9's `SUBFAILED[msg] (i=1) id - msg`
 _SUMMARY = re.compile(r"(FAILED|ERROR) ?(.*)$")
+_SUBFAILED = re.compile(r"SUB(FAILED)(?:\[[^\]]*\])?(?: ?\([^)]*\))? ?(.*)$")
 _WARNING = re.compile(r"\s+(\S+?):(\d+): (\w*Warning): (.*)$")
 _CONFTEST = "ImportError while loading conftest "
-_MAX_BATCH = 16 * 1024  # bytes of consecutive lines decoded at once
+_MAX_BATCH = 16 * 1024
+# A partial line up to this long is copied along with the next chunk (cheapest for the
+# usual short tail); a longer one is held by `PartialLine`, so that time stays linear.
+_SHORT_TAIL = 1024  # bytes of consecutive lines decoded at once
 
 
 class Section(Enum):
@@ -46,6 +49,7 @@ class Section(Enum):
     FAILURES = "failures"
     ERRORS = "errors"
     WARNINGS = "warnings"
+    PASSES = "passes"
     SUMMARY = "summary"
     OTHER = "other"
 
@@ -54,17 +58,23 @@ _SECTIONS = {
     "FAILURES": Section.FAILURES,
     "ERRORS": Section.ERRORS,
     "warnings summary": Section.WARNINGS,
+    "PASSES": Section.PASSES,
+    "XPASSES": Section.PASSES,
+    "XFAILURES": Section.PASSES,
     "short test summary info": Section.SUMMARY,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class _LineItem:
-    """One `--tb=line` crash line, held until the short summary names its test."""
-
-    path: str | None
-    line: int
-    message: str
+# The order in which pytest prints its sections after the progress: in captured output, a
+# section that cannot come next is an inner pytest run's (pytester, a tool's own tests).
+_RANKS = {
+    "ERRORS": 1,
+    "FAILURES": 2,
+    "XFAILURES": 3,
+    "warnings summary": 4,
+    "PASSES": 5,
+    "XPASSES": 6,
+    "short test summary info": 7,
+    "warnings summary (final)": 8,
+}
 
 
 class DiagnosticParser:
@@ -72,15 +82,20 @@ class DiagnosticParser:
 
     def __init__(self, mapper: PathMapper | None = None) -> None:
         self._mapper = mapper or PathMapper()
-        # The partial last line, raw, after the newline that ended the line before it.
+        # The partial last line: short ones raw, after the newline that ended the line
+        # before them; a long one in `_partial`.
         self._tail = b"\n"
+        self._partial = PartialLine()
+        self._long = False
         self._out: list[Diagnostic] = []
         self._section = Section.NONE
         self._block: FailureBlock | None = None
         self._rootdir: str | None = None
         self._env: str | None = None
+        self._rank = 0  # of the current section in `_RANKS`
+        self._inner = 0  # how deep in inner pytest sessions printed as captured output
         self._reset_counts()
-        self._reset_session()
+        self._session = self._new_session()
 
     @property
     def status(self) -> RunStatus:
@@ -92,22 +107,42 @@ class DiagnosticParser:
         self._percent: int | None = None
 
     def feed(self, data: bytes) -> list[Diagnostic]:
-        buf = self._tail + data
-        end = buf.rfind(b"\n")
-        if end > 0:
-            self._scan(buf, end)
-            self._tail = buf[end:]
+        end = data.rfind(b"\n")
+        if end < 0:
+            if self._long or len(self._tail) + len(data) > _SHORT_TAIL:
+                # A long partial line: held piece by piece, never copied again (`lines.py`).
+                self._partial.hold(self._tail[1:])
+                self._partial.hold(data)
+                self._tail, self._long = b"\n", True
+            else:
+                self._tail += data
+            return self._take()
+        partial = self._partial
+        if self._long:
+            first = data.find(b"\n")
+            partial.hold(data[:first])
+            buf = b"".join((b"\n", partial.take(), memoryview(data)[first:]))
+            self._scan(buf, len(buf) - (len(data) - end))
         else:
-            self._tail = buf
+            # `_scan` wants the newline before the first line: the tail starts with it.
+            tail = self._tail
+            self._scan(tail + data, len(tail) + end)
+        self._long = len(data) - end > _SHORT_TAIL
+        if self._long:
+            partial.hold(data[end + 1 :])
+            self._tail = b"\n"
+        else:
+            self._tail = data[end:]
         return self._take()
 
     def close(self) -> list[Diagnostic]:
-        tail, self._tail = self._tail[1:], b"\n"
+        tail = self._partial.take() if self._long else self._tail[1:]
+        self._tail, self._long = b"\n", False
         if tail:
             for line in decode_lines(tail):
                 self._line(line)
         self._finish_block()
-        self._flush_line_items()
+        self._session.flush()
         return self._take()
 
     def _scan(self, buf: bytes, end: int) -> None:
@@ -127,7 +162,11 @@ class DiagnosticParser:
                 if start > pos:
                     pos, batch = start, 0
             stop = buf.find(b"\n", min(pos + batch, end))
-            for line in decode_lines(buf[pos:stop]):
+            block = buf[pos:stop]
+            if stop - pos > MAX_LINE:
+                # Only a line over the cap makes a batch this long; cut it as `PartialLine` does.
+                block = cut_long_lines(block)
+            for line in decode_lines(block):
                 self._line(line)
             pos = stop + 1
             batch = min(batch * 2 + 256, _MAX_BATCH)
@@ -139,7 +178,7 @@ class DiagnosticParser:
         section = self._section
         if section is Section.SESSION:
             return skip.SESSION
-        if section is Section.OTHER or section is Section.NONE:
+        if section is Section.OTHER or section is Section.NONE or section is Section.PASSES:
             return skip.OUTSIDE
         return None
 
@@ -147,31 +186,32 @@ class DiagnosticParser:
         out, self._out = self._out, []
         return out
 
-    def _reset_session(self) -> None:
-        # Per pytest session, so memory does not grow with the number of sessions.
-        self._emitted: Counter[str | None] = Counter()
-        self._unlocated: dict[str, str] = {}
-        self._known: dict[str, list[str]] = {}
-        self._line_items: deque[_LineItem] = deque()
-        self._last_orphan = ""
+    def _new_session(self) -> Session:
         self._warning_test: str | None = None
-        self._last_conftest: Diagnostic | None = None
+        return Session(self._mapper, self._rootdir, self._emit)
 
     def _line(self, line: str) -> None:
         first = line[:1]
+        if self._inner:
+            self._inner_line(line, first)
+            return
         section = self._section
         if first == "=" and line.startswith("=="):
             match = _SECTION.match(line)
             if match:
-                self._start_section(match.group(1))
+                title = match.group(1)
+                if not (self._in_captured() and self._inner_starts(title)):
+                    self._start_section(title)
                 return
         if section is Section.SESSION:
             self._session_line(line)
         elif section is Section.FAILURES or section is Section.ERRORS:
             self._failure_line(line, first)
         elif first.isdigit() and STATS.match(line):
-            # `-q` prints the final counts without the `=` decoration.
-            self._end_session(line)
+            # `-q` prints the final counts without the `=` decoration; in a passing
+            # test's output they are an inner run's.
+            if section is not Section.PASSES:
+                self._end_session(line)
         elif section is Section.SUMMARY:
             self._summary_line(line, first)
         elif section is Section.WARNINGS:
@@ -181,21 +221,56 @@ class DiagnosticParser:
         if "commands" in line:
             self._tox_line(line)
 
+    def _in_captured(self) -> bool:
+        """In a passing test's or a failure's captured output, where anything may be printed."""
+        block = self._block
+        return self._section is Section.PASSES or (block is not None and block.captured)
+
+    def _inner_starts(self, title: str) -> bool:
+        """Whether a section line in captured output starts an inner pytest run's output.
+
+        An inner run (pytester, a plugin's own tests) starts with its own `test session
+        starts` or, with `-q`, a section that the outer run cannot print at this point.
+        """
+        if STATS.search(title):
+            return False
+        if title.startswith("test session starts") or _RANKS.get(title, 99) <= self._rank:
+            self._inner = 1
+            return True
+        return False
+
+    def _inner_line(self, line: str, first: str) -> None:
+        """A line of an inner run: only its own sessions' starts and ends count."""
+        if first == "=" and line.startswith("=="):
+            match = _SECTION.match(line)
+            if match:
+                title = match.group(1)
+                if title.startswith("test session starts"):
+                    self._inner += 1
+                elif STATS.search(title):
+                    self._inner -= 1
+        elif first.isdigit() and STATS.match(line):
+            self._inner -= 1
+        elif "commands" in line:
+            self._tox_line(line)
+
     def _start_section(self, title: str) -> None:
         self._finish_block()
         if title.startswith("test session starts"):
-            self._flush_line_items()
-            self._reset_session()
+            self._session.flush()
+            self._session = self._new_session()
             self._section = Section.SESSION
+            self._rank = 0
             self._reset_counts()
         elif STATS.search(title):
             self._end_session(title)
         else:
             self._section = _SECTIONS.get(title, Section.OTHER)
+            self._rank = _RANKS.get(title, self._rank)
 
     def _end_session(self, stats: str) -> None:
         self._finish_block()
-        self._flush_line_items()
+        self._session.flush()
         self._passed, self._failed = final_counts(stats)
         self._percent = 100
         self._section = Section.NONE
@@ -204,22 +279,26 @@ class DiagnosticParser:
         match = TOX_COMMAND.match(line)
         if match:
             self._finish_block()
-            self._flush_line_items()
+            self._session.flush()
+            self._session = self._new_session()
             self._section = Section.NONE
+            self._inner = 0
             self._env = match.group(1)
             self._reset_counts()
 
     def _session_line(self, line: str) -> None:
-        if line.startswith("rootdir: "):
-            self._rootdir = line[9:].partition(", ")[0].strip()
-            return
         if line.endswith("%]"):
-            digits = line[line.rfind("[") + 1 : -2].strip()
-            if " PASSED " in line and digits.isdigit():
-                # Most of a verbose log: count it without a regex.
-                self._passed += 1
-                self._percent = int(digits)
-                return
+            if " PASSED " in line:
+                digits = line[line.rfind("[") + 1 : -2]
+                if digits.lstrip().isdigit():
+                    # Most of a verbose log: count it without a regex.
+                    self._passed += 1
+                    self._percent = int(digits)
+                    return
+        elif line.startswith("rootdir: "):
+            self._rootdir = line[9:].partition(", ")[0].strip()
+            self._session.rootdir = self._rootdir
+            return
         elif not line.startswith("[gw"):
             return
         progress = parse_progress(line)
@@ -229,9 +308,7 @@ class DiagnosticParser:
         self._passed += passed
         self._failed += failed
         if nodeid is not None:
-            known = self._known.setdefault(nodeid.partition("::")[2], [])
-            if nodeid not in known:
-                known.append(nodeid)
+            self._session.shown(nodeid)
 
     def _outside_line(self, line: str) -> None:
         """Before or after a session: a conftest that fails to import, or `-q` stats."""
@@ -255,47 +332,17 @@ class DiagnosticParser:
         block = self._block
         if block is None:
             if self._section is Section.FAILURES:
-                self._orphan_line(line)
+                self._session.orphan_line(line)
         elif first == "-" and _CAPTURED.match(line):
             block.start_captured()
         else:
             block.add(line)
 
-    def _orphan_line(self, line: str) -> None:
-        """FAILURES without headers: `--tb=line` prints one crash line per failure."""
-        if line.startswith("[XPASS(strict)]"):
-            if line != self._last_orphan:
-                self._line_items.append(_LineItem(None, 0, line))
-        elif line[:1] not in (" ", "E", "") and "<" not in line[:1]:
-            match = LOCATION.match(line)
-            if match:
-                path, number, message = match.group(1), int(match.group(2)), match.group(3)
-                self._line_items.append(_LineItem(path, number, message or ""))
-        self._last_orphan = line
-
     def _summary_line(self, line: str, first: str) -> None:
-        if first == "F" or first == "E":
-            match = _SUMMARY.match(line)
+        if first == "F" or first == "E" or first == "S":
+            match = (_SUBFAILED if first == "S" else _SUMMARY).match(line)
             if match:
-                self._summary_entry(match.group(1), match.group(2))
-
-    def _summary_entry(self, word: str, rest: str) -> None:
-        nodeid, message = split_summary(rest)
-        test = nodeid or None
-        if word == "FAILED" and self._line_items:
-            item = self._line_items.popleft()
-            if item.path is not None and is_project_path(item.path):
-                self._emit(item.path, item.line, item.message, test, None, count=False)
-                return
-            message = item.message or message
-        if self._emitted[test] > 0:
-            self._emitted[test] -= 1
-            return
-        # The output named this failure but showed no location: point at the test file.
-        path = nodeid.partition("::")[0] if nodeid else ""
-        if path:
-            text = self._unlocated.pop(nodeid.partition("::")[2], None) or message or word
-            self._emit(path, 1, text, test, None, count=False)
+                self._session.summary_entry(match.group(1), match.group(2))
 
     def _warning_line(self, line: str, first: str) -> None:
         if first == " ":
@@ -311,90 +358,29 @@ class DiagnosticParser:
 
     def _finish_block(self) -> None:
         block, self._block = self._block, None
-        if block is None:
-            return
-        test = self._test_id(block)
-        crash = block.crash()
-        if crash is None:
-            # The summary line will name the test; keep the fuller message for it.
-            self._unlocated[nodeid_suffix(block.title, block.kind)] = block.message()
-            return
-        definition = self._definition(block, test)
-        if block.kind is BlockKind.CONFTEST:
-            diagnostic = self._diagnostic(crash.path, crash.line, crash.message, None)
-            if diagnostic != self._last_conftest:
-                self._out.append(diagnostic)
-            self._last_conftest = diagnostic
-            return
-        self._emit(crash.path, crash.line, crash.message, test, definition)
+        if block is not None:
+            self._session.block(block)
 
     def _emit(
+        self, path: str, line: int, message: str, test: str | None, definition: Location | None
+    ) -> None:
+        self._out.append(self._diagnostic(path, line, message, test, definition))
+
+    def _diagnostic(
         self,
         path: str,
         line: int,
         message: str,
         test: str | None,
-        definition: Location | None,
-        *,
-        count: bool = True,
-    ) -> None:
-        diagnostic = self._diagnostic(path, line, message, test)
-        self._out.append(replace(diagnostic, definition=definition))
-        if count:
-            self._emitted[test] += 1
-
-    def _diagnostic(self, path: str, line: int, message: str, test: str | None) -> Diagnostic:
+        definition: Location | None = None,
+    ) -> Diagnostic:
         return Diagnostic(
-            path=self._mapper.map(path),
+            path=self._mapper.map(path, self._rootdir),
             line=max(line, 1),
             column=None,
             severity=Severity.ERROR,
             message=message or "failed",
             test=test,
             env=self._env,
+            definition=definition,
         )
-
-    def _test_id(self, block: FailureBlock) -> str | None:
-        if block.kind is BlockKind.CONFTEST:
-            return None
-        if block.kind is BlockKind.COLLECT:
-            return None if block.title == "test session" else block.title
-        suffix = nodeid_suffix(block.title, block.kind)
-        candidates = self._known.get(suffix, [])
-        if len(candidates) == 1:
-            return candidates[0]
-        if block.kind is BlockKind.DOCTEST:
-            path = block.frames[-1][0] if block.frames else None
-        else:
-            path = block.test_file(block.title.partition("[")[0].rpartition(".")[2])
-        if path is None:
-            return None
-        return f"{self._relative(path)}::{suffix}"
-
-    def _relative(self, path: str) -> str:
-        """A printed path as node ids spell it: relative to pytest's rootdir.
-
-        `-q` hides the rootdir line; the container side of the path mapping stands in.
-        """
-        root = self._rootdir or self._mapper.container_root(path)
-        return relative_to(path, root).removeprefix("./")
-
-    def _definition(self, block: FailureBlock, test: str | None) -> Location | None:
-        """Where the test function starts: the first entry's source begins with it."""
-        entry = block.first_entry
-        if block.kind is not BlockKind.FAILED or entry is None or test is None:
-            return None
-        if entry.first_source_offset is None:
-            return None
-        function = block.title.partition("[")[0].rpartition(".")[2]
-        if entry.function not in (function, None):
-            return None
-        if self._relative(entry.path) != test.partition("::")[0]:
-            return None
-        return Location(self._mapper.map(entry.path), entry.line - entry.first_source_offset)
-
-    def _flush_line_items(self) -> None:
-        while self._line_items:
-            item = self._line_items.popleft()
-            if item.path is not None:
-                self._emit(item.path, item.line, item.message, None, None)

@@ -44,9 +44,20 @@ class PathMapper:
         )
         self.root = root
 
-    def map(self, path: str) -> str:
+    def map(self, path: str, rootdir: str | None = None) -> str:
+        """The local path; an absolute `path` under pytest's `rootdir` that no mapping
+        covers is taken as relative to it (pytest prints a few paths in full)."""
         if not _is_absolute(path):
             path = posixpath.normpath(posixpath.join(self.root, path))
+        else:
+            for remote, local in self._mappings:
+                if _under(path, remote):
+                    rest = path[len(remote) :].lstrip("/")
+                    return posixpath.join(local, rest) if rest else local
+            if rootdir and _under(path, rootdir) and _is_absolute(rootdir):
+                relative = path[len(rootdir.rstrip("/")) :].lstrip("/")
+                return self.map(relative) if relative else self.map(".")
+            return path
         for remote, local in self._mappings:
             if _under(path, remote):
                 rest = path[len(remote) :].lstrip("/")
