@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from toxbridge.config import DEFAULT_TIMEOUT_S, parse_endpoint, resolve_endpoint
 from toxbridge.errors import ConfigError
