@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,17 +115,48 @@ def start_server(root: Path, log: Path, *extra: str, endpoint: str | None = None
             stderr=subprocess.STDOUT,
         )
     server = RunningServer(process, endpoint, root, log)
-    # a ping waits for the connection (the client sets IMMEDIATE), so no polling is needed
-    keys = (
-        list(extra[extra.index("--keys") : extra.index("--keys") + 2]) if "--keys" in extra else []
-    )
-    ready = subprocess.run(
-        toxbridge("ping", "--endpoint", endpoint, "--timeout", "20", *keys), capture_output=True
-    )
-    if ready.returncode != 0:
+    keys = extra[extra.index("--keys") + 1] if "--keys" in extra else None
+    try:
+        wait_serving(endpoint, keys)
+    except Exception as error:
         server.stop()
-        raise RuntimeError(f"server did not start: {ready.stderr!r}\n{log.read_text()}")
+        raise RuntimeError(f"server did not start: {error}\n{log.read_text()}") from None
     return server
+
+
+def wait_serving(endpoint: str, keys: str | None = None, timeout: float = 20) -> None:
+    """Until a server answers a ping at `endpoint`. The client's socket connects as soon as
+    the server listens (a refusal is not final here), so this waits on no timer."""
+    from toxbridge.config import parse_endpoint
+    from toxbridge.net.auth import client_keys_from
+    from toxbridge.net.client import Client
+
+    async def ping() -> None:
+        client = Client(
+            parse_endpoint(endpoint),
+            timeout=timeout,
+            keys=client_keys_from(keys),
+            fail_fast=False,
+        )
+        async with client:
+            await client.ping()
+
+    # in a thread of its own: callers may be inside a running event loop
+    failures: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _run_collecting(ping, failures))
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _run_collecting(
+    coroutine: Callable[[], Coroutine[Any, Any, None]], failures: list[BaseException]
+) -> None:
+    try:
+        asyncio.run(coroutine())
+    except BaseException as error:
+        failures.append(error)
 
 
 @pytest.fixture

@@ -61,6 +61,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="let clients set this environment variable for tox (NAME* for a prefix)",
     )
     parser.add_argument(
+        "--max-queued",
+        type=int,
+        default=64,
+        metavar="N",
+        help="refuse (busy) a run when N runs are waiting already (default %(default)d)",
+    )
+    parser.add_argument(
+        "--max-queued-per-client",
+        type=int,
+        default=8,
+        metavar="N",
+        help="refuse (busy) a client's run when N of its runs are waiting (default %(default)d)",
+    )
+    parser.add_argument(
         "--cold",
         action="store_true",
         default=os.environ.get("TOXBRIDGE_COLD", "") not in ("", "0"),
@@ -103,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         max_message_bytes=args.max_message_size,
         insecure=args.insecure,
         keys=load_server_keys(keys_dir) if keys_dir else None,
+        max_queued=args.max_queued,
+        max_queued_per_client=args.max_queued_per_client,
     )
     become_subreaper()
     asyncio.run(_serve(settings))
@@ -112,9 +128,12 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(settings: ServerSettings) -> None:
     from toxbridge.server.app import serve_forever
 
+    def announce(line: str) -> None:
+        print(f"toxbridge serve: {line}", file=sys.stderr, flush=True)
+
     warm = settings.run.warm
     if warm is None:
-        await serve_forever(settings)
+        await serve_forever(settings, announce)
         return
     async with warm:  # the worker lives exactly as long as the server
-        await serve_forever(settings)
+        await serve_forever(settings, announce)

@@ -71,14 +71,19 @@ async def execute(run: ActiveRun, settings: RunSettings, send: Send) -> None:
     cancelled = run.cancel_requested.is_set()
     log.info("run %s exited %d (cancelled=%s) in %.2fs", run.id, code, cancelled, duration)
     if not run.abandoned:
-        await send(run.envelope, protocol.Exit(run.id, code, cancelled, round(duration, 4)))
+        exit_ = protocol.Exit(
+            run.id, code, cancelled, round(duration, 4), run.end_reason, run.end_detail
+        )
+        await send(run.envelope, exit_)
 
 
 async def _run_tox(run: ActiveRun, settings: RunSettings, send: Send) -> int:
     async with _start_tox(settings, run.request) as child:
         run.pid, run.started_at = child.pid, time.time()
         log.info("run %s started tox (pid %d): %s", run.id, child.pid, run.request.args)
-        started_msg = protocol.Started(run.id, child.pid, settings.root, settings.tox_version)
+        started_msg = protocol.Started(
+            run.id, child.pid, settings.root, settings.tox_version, run.liveness_s, run.window
+        )
         await send(run.envelope, started_msg)
         async with asyncio.TaskGroup() as tasks:
             exited = tasks.create_task(child.wait())
@@ -108,7 +113,6 @@ async def _stop_on_cancel(run: ActiveRun, child: ChildProcess, policy: StopPolic
 
 
 async def _relay(run: ActiveRun, child: ChildProcess, send: Send) -> None:
-    seq = 0
     while True:
         keep = await run.take_credit()
         chunk = await child.read(CHUNK_BYTES)
@@ -119,8 +123,8 @@ async def _relay(run: ActiveRun, child: ChildProcess, send: Send) -> None:
             chunk = child.top_up(chunk, CHUNK_BYTES)
         if keep:
             stream = protocol.Stream(chunk.pipe.value)
-            await send(run.envelope, protocol.Output(run.id, stream, seq, chunk.data))
-            seq += 1
+            await send(run.envelope, protocol.Output(run.id, stream, run.sent, chunk.data))
+            run.sent += 1
         # a child that never pauses must not starve pings and cancels
         await asyncio.sleep(0)
 
@@ -129,4 +133,7 @@ async def reject_queued(run: ActiveRun, send: Send) -> None:
     """End a run that was cancelled before it started."""
     run.cancel_requested.set()
     if not run.abandoned:
-        await send(run.envelope, protocol.Exit(run.id, CANCELLED_BEFORE_START, True, 0.0))
+        exit_ = protocol.Exit(
+            run.id, CANCELLED_BEFORE_START, True, 0.0, run.end_reason, run.end_detail
+        )
+        await send(run.envelope, exit_)

@@ -198,4 +198,5 @@ Request: TypeAlias = Run | Cancel | Ping | Quit | Credit | Heartbeat | Pause | R
 Reply: TypeAlias = Queued | Started | Output | Exit | Ack | Pong | Alive | Error
 Message: TypeAlias = Request | Reply
 # Messages that travel only against credit and are numbered by `seq`; `credit` counts them.
-FLOW_CONTROLLED: tuple[type, ...] = (Output,)
+FlowControlled: TypeAlias = Output
+FLOW_CONTROLLED: tuple[type[FlowControlled], ...] = (Output,)
