@@ -6,8 +6,8 @@ closes, or accepts and never speaks ZMTP), keys that do not match (one side has 
 and a key the server does not know. Each is known the moment it happens, so a request
 fails at once instead of after its timeout.
 
-A server's `watch_refusals` logs refused handshakes: one line per client host and kind
-of refusal per minute, however often that client's socket retries.
+A server's `watch_refusals` logs refused handshakes: one line per client host per
+minute, however often that client's socket retries.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class ConnectionWatch:
             self.up = self.accepted = False
         elif event == zmq.Event.CONNECT_RETRIED:
             accepted, self._attempt_accepted = self._attempt_accepted, False
-            if self.failure is None and not self.up and not accepted:
+            if not self.up and not accepted:  # a refusal, again: tell whoever waits now
                 self._fail(
                     ServerUnreachable(
                         f"nothing is listening at {self.endpoint} (connection refused): start "
@@ -211,29 +211,29 @@ async def greets_with_zmtp(endpoint: str, within: float = PROBE_S) -> bool:
 
 @contextlib.asynccontextmanager
 async def watch_refusals(socket: zmq.asyncio.Socket) -> AsyncIterator[None]:
-    """Log refused handshakes on a server socket, once per client host, kind and minute."""
+    """Log refused handshakes on a server socket, once per client host and minute."""
     limiter = RefusalLog()
     async with _monitor(socket, HANDSHAKE_FAILURES, limiter.record):
         yield
 
 
 class RefusalLog:
-    """One warning per (host, kind of refusal) per `interval`, counting what it skipped."""
+    """One warning per client host per `interval`, counting the refusals it skipped."""
 
     def __init__(self, interval: float = REFUSAL_LOG_INTERVAL_S) -> None:
         self.interval = interval
-        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+        self._last: dict[str, tuple[float, int]] = {}
 
     def record(self, event: zmq.Event, value: int, peer: str) -> None:
         host = peer.rpartition(":")[0] or peer  # the client's port changes on every retry
-        why = _refusal(event, value)
         now = time.monotonic()
-        logged, skipped = self._last.get((host, why), (-self.interval, 0))
+        logged, skipped = self._last.get(host, (-self.interval, 0))
         if now - logged < self.interval:
-            self._last[host, why] = (logged, skipped + 1)
+            self._last[host] = (logged, skipped + 1)
             return
-        self._last[host, why] = (now, 0)
-        more = f" ({skipped} more refusals in the last minute)" if skipped else ""
+        self._last[host] = (now, 0)
+        why = _refusal(event, value)
+        more = f" ({skipped} more refusals since the last line)" if skipped else ""
         log.warning("refused a client at %s: %s%s", host, why, more)
 
 
