@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,6 +167,19 @@ def server(project: Path, tmp_path: Path) -> Iterator[RunningServer]:
         yield running
     finally:
         running.stop()
+
+
+def wait_for_line(path: Path, text: str, timeout: float = 30) -> str:
+    """The first line of the log at `path` that contains `text`, once the server wrote it.
+
+    The server writes its log to a file, so this reads the file again as it grows."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in path.read_text(errors="replace").splitlines():
+            if text in line:
+                return line
+        time.sleep(0.05)
+    raise AssertionError(f"no line with {text!r} in {path} within {timeout:g}s")
 
 
 def dedent(text: str) -> str:

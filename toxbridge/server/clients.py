@@ -63,7 +63,13 @@ class Clients:
                     log.debug("client %s is not reading; dropped a reply", envelope[0].hex()[:16])
                     return False
                 now = time.monotonic()
-                deadline = deadline or now + self.send_timeout_s
+                if deadline is None:
+                    log.info(
+                        "run %s: its client takes no output now; holding it for up to %gs",
+                        run.id,
+                        self.send_timeout_s,
+                    )
+                    deadline = now + self.send_timeout_s
                 if run.cancel_requested.is_set():
                     deadline = min(deadline, now + CANCEL_STALL_S)
                 if now >= deadline:
