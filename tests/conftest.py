@@ -35,6 +35,8 @@ commands = python -c "import sys; sys.exit(int(sys.argv[1]))" {posargs:0}
 commands = python {toxinidir}/big.py {posargs:1000000}
 [testenv:tree]
 commands = python {toxinidir}/tree.py {posargs}
+[testenv:sleep]
+commands = python {toxinidir}/sleeper.py
 [testenv:color]
 commands = python -m pytest -q -p no:cacheprovider test_ok.py
 """
@@ -61,7 +63,7 @@ def make_project(root: Path) -> Path:
     (root / "tox.ini").write_text(TOX_INI)
     (root / "test_sample.py").write_text(TEST_SAMPLE)
     (root / "test_ok.py").write_text("def test_ok():\n    assert True\n")
-    for helper in ("big.py", "tree.py", "echo.py"):
+    for helper in ("big.py", "tree.py", "echo.py", "sleeper.py"):
         (root / helper).write_text((HELPERS / helper).read_text())
     return root
 
@@ -83,7 +85,7 @@ def create_envs(root: Path, envs: str) -> Path:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One shared sample project; its tox envs are created once per session."""
     return create_envs(
-        make_project(tmp_path_factory.mktemp("project")), "py,echo,exit,big,tree,color"
+        make_project(tmp_path_factory.mktemp("project")), "py,echo,exit,big,tree,color,sleep"
     )
 
 

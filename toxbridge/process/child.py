@@ -20,7 +20,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -98,6 +98,7 @@ class ChildProcess:
                 cwd=cwd,
                 env=dict(env),
                 start_new_session=True,
+                preexec_fn=die_with_parent_hook(),
             )
         except BaseException:
             for fd in (out_read, out_write, err_read, err_write):
@@ -258,6 +259,30 @@ async def _kill_group(pgid: int) -> None:
             return  # no children of ours left in the group
         if result is None:
             await asyncio.sleep(0.001)  # a member got SIGKILL but has not exited yet
+
+
+# A SIGKILLed server cannot stop its runs: each run's tox gets this signal from the kernel
+# when its parent dies, and tox tears down on it as on ^C (its commands get SIGINT).
+PARENT_DEATH_SIGNAL = signal.SIGINT
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent_hook() -> Callable[[], None] | None:
+    """A `preexec_fn` that gives the child `PARENT_DEATH_SIGNAL` when we die (Linux)."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:  # in the child, between fork and exec: no allocation-heavy work
+        prctl(_PR_SET_PDEATHSIG, int(PARENT_DEATH_SIGNAL), 0, 0, 0)
+        if os.getppid() != parent:  # we died before the prctl: nobody would tell it
+            os._exit(128 + int(PARENT_DEATH_SIGNAL))
+
+    return hook
 
 
 def become_subreaper() -> bool:
