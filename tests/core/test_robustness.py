@@ -325,28 +325,6 @@ def test_cli_cancel_cancels_another_clients_run(server: RunningServer) -> None:
         assert runner.wait(timeout=30) not in (0, 130)
 
 
-def test_server_as_pid_1_reaps_orphans(project: Path, tmp_path: Path) -> None:
-    if os.geteuid() != 0 or not Path("/usr/bin/unshare").exists():
-        pytest.skip("needs root and unshare(1) for a PID namespace")
-    endpoint = f"ipc://{tmp_path}/pid1.sock"
-    command = [
-        "unshare", "--pid", "--fork", "--mount-proc",
-        *toxbridge("serve", "--endpoint", endpoint, "--root", str(project)),
-    ]  # fmt: skip
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
-        ping = subprocess.run(
-            toxbridge("ping", "--endpoint", endpoint, "--timeout", "20"), capture_output=True
-        )
-        assert ping.returncode == 0, ping.stderr
-        run = subprocess.run(
-            toxbridge("run", "--endpoint", endpoint, "-e", "exit", "--", "2"), timeout=60
-        )
-        assert run.returncode == 2
-        subprocess.run(toxbridge("quit", "--endpoint", endpoint), check=True, timeout=30)
-        assert process.wait(timeout=30) == 0
-    assert sys.platform == "linux"
-
-
 async def test_a_bug_inside_a_run_is_reported_and_the_server_carries_on(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

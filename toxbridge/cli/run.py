@@ -131,9 +131,11 @@ async def relay(client: Client, tox_args: Sequence[str], color: bool, env: dict[
 @contextlib.asynccontextmanager
 async def local_server(root: str) -> AsyncIterator[Endpoint]:
     """A private server for this process only, on an ipc socket in a temp dir."""
+    from toxbridge.process.child import become_subreaper
     from toxbridge.server.app import Server, ServerSettings
     from toxbridge.server.execute import RunSettings
 
+    become_subreaper()  # so that what the run leaves outside its group is found, and killed
     with tempfile.TemporaryDirectory(prefix="toxbridge-") as tmp:
         endpoint = Endpoint(f"ipc://{tmp}/server.sock")
         run_settings = RunSettings(root=root, tox_command=(sys.executable, "-m", "tox"))

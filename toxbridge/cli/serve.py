@@ -75,6 +75,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="refuse (busy) a client's run when N of its runs are waiting (default %(default)d)",
     )
     parser.add_argument(
+        "--kill-leftovers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="kill what a run leaves running outside tox's process group once tox is done "
+        "(default); --no-kill-leftovers only names it on the run's stderr. Cancel kills it "
+        "either way",
+    )
+    parser.add_argument(
         "--cold",
         action="store_true",
         default=os.environ.get("TOXBRIDGE_COLD", "") not in ("", "0"),
@@ -112,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
             allowed_env=(*DEFAULT_ALLOWED_ENV, *args.allow_env),
             tox_version=tox_version,
             warm=None if args.cold else WarmTox(root, tox_command),
+            kill_leftovers=args.kill_leftovers,
         ),
         liveness_s=args.liveness,
         max_message_bytes=args.max_message_size,

@@ -27,6 +27,7 @@ from toxbridge.config import DEFAULT_LIVENESS_S, Endpoint
 from toxbridge.errors import ConfigError, ProtocolError
 from toxbridge.net.auth import CurveServer, ServerKeys, curve_server
 from toxbridge.net.monitor import watch_refusals
+from toxbridge.process import leftovers
 from toxbridge.server.clients import SEND_HWM, Clients
 from toxbridge.server.execute import RunSettings, execute, reject_queued
 from toxbridge.server.policy import check_request
@@ -36,6 +37,7 @@ from toxbridge.wire import protocol
 log = logging.getLogger(__name__)
 
 SHUTDOWN_DRAIN_S = 0.3
+REAP_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +107,25 @@ class Server:
         async with asyncio.TaskGroup() as tasks:
             receiver = tasks.create_task(self._receive_loop(socket))
             watchdog = tasks.create_task(self.clients.watchdog())
+            reaper = tasks.create_task(self._reap_strays())
             await self._schedule_loop()
             # keep serving briefly: closing right after the last `exit` was queued lost
             # it now and then despite LINGER (seen on loopback TCP under load)
             await asyncio.sleep(SHUTDOWN_DRAIN_S)
             receiver.cancel()
             watchdog.cancel()
+            reaper.cancel()
+
+    async def _reap_strays(self) -> None:
+        """Reap, as they exit, what runs left running on purpose (--no-kill-leftovers)."""
+        strays = self.settings.run.strays
+        while True:
+            await asyncio.sleep(REAP_INTERVAL_S)
+            if strays:
+                tree = {*strays, *leftovers.with_descendants(leftovers.alive(strays))}
+                still = await leftovers.reap(tree, within=0)
+                strays.clear()
+                strays.update(still)
 
     def _bind(self, socket: zmq.asyncio.Socket) -> None:
         socket.setsockopt(zmq.ROUTER_MANDATORY, 1)  # unroutable = error, never a silent drop

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from toxbridge.process import leftovers
 from toxbridge.process.child import ChildProcess, StopPolicy
 from toxbridge.process.warm.supervisor import WarmTox
 from toxbridge.server.policy import DEFAULT_ALLOWED_ENV, build_env
@@ -43,6 +44,10 @@ class RunSettings:
     allowed_env: tuple[str, ...] = DEFAULT_ALLOWED_ENV
     tox_version: str | None = None
     warm: WarmTox | None = None  # None: exec tox per run (the cold path)
+    # what a run leaves running outside tox's group: killed (True) or only named (False);
+    # cancel kills it either way. Found only when this process is a child subreaper.
+    kill_leftovers: bool = True
+    strays: set[leftovers.Proc] = field(default_factory=set)  # left running on purpose
 
 
 def tox_argv(settings: RunSettings, request: protocol.Run) -> list[str]:
@@ -78,6 +83,7 @@ async def execute(run: ActiveRun, settings: RunSettings, send: Send) -> None:
 
 
 async def _run_tox(run: ActiveRun, settings: RunSettings, send: Send) -> int:
+    before = leftovers.snapshot() if leftovers.is_subreaper() else None
     async with _start_tox(settings, run.request) as child:
         run.pid, run.started_at = child.pid, time.time()
         log.info("run %s started tox (pid %d): %s", run.id, child.pid, run.request.args)
@@ -92,7 +98,38 @@ async def _run_tox(run: ActiveRun, settings: RunSettings, send: Send) -> int:
             code = await exited
             if not child.stopping:
                 canceller.cancel()
+    if before is not None:
+        await _end_leftovers(run, settings, before, send)
     return code
+
+
+async def _end_leftovers(
+    run: ActiveRun, settings: RunSettings, before: frozenset[leftovers.Proc], send: Send
+) -> None:
+    """Name, in one line on the run's stderr, what it left running; kill it if we should."""
+    workers = settings.warm.worker_pids() if settings.warm is not None else ()
+    # tox has been reaped: only the warm worker is a child asyncio still waits for
+    if reaped := leftovers.reap_adopted(exclude=workers):
+        log.info("run %s: reaped %d orphan(s) that exited during the run", run.id, reaped)
+    found = leftovers.find(before, exclude=workers)
+    if not found:
+        return
+    names = ", ".join(proc.describe() for proc in found)
+    count = f"{len(found)} process{'es' if len(found) > 1 else ''}"
+    if run.cancel_requested.is_set() or settings.kill_leftovers:
+        await leftovers.kill(found)
+        line = f"toxbridge: killed {count} the run left running outside tox's group: {names}"
+    else:
+        settings.strays.update(found)
+        line = (
+            f"toxbridge: the run left {count} running: {names} "
+            "(`toxbridge serve --kill-leftovers` ends them)"
+        )
+    log.warning("run %s: %s", run.id, line.removeprefix("toxbridge: "))
+    if await run.take_credit():
+        stderr = protocol.Output(run.id, protocol.Stream.STDERR, run.sent, f"{line}\n".encode())
+        await send(run.envelope, stderr)
+        run.sent += 1
 
 
 def _start_tox(
