@@ -287,6 +287,25 @@ def test_ipc_endpoint(project: Path, tmp_path: Path) -> None:
         server.stop()
 
 
+def test_serve_says_in_one_line_where_it_listens_and_removes_its_socket_file(
+    project: Path, tmp_path: Path
+) -> None:
+    socket_file = tmp_path / "one.sock"
+    endpoint = f"ipc://{socket_file}"
+    serve = toxbridge("serve", "--endpoint", endpoint, "--root", str(project))  # default level
+    with subprocess.Popen(serve, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
+        assert process.stderr is not None
+        line = process.stderr.readline().decode()
+        assert socket_file.exists()
+        subprocess.run(toxbridge("quit", "--endpoint", endpoint), check=True, timeout=30)
+        rest = process.stderr.read()
+        assert process.wait(timeout=30) == 0
+    expected = f"toxbridge serve: listening on {endpoint} (no keys), tox root {project}, warm tox"
+    assert line == expected + "\n"
+    assert rest == b""  # that one line is all it says at the default log level
+    assert not socket_file.exists()
+
+
 def test_local_mode_runs_without_a_separate_server(project: Path) -> None:
     result = subprocess.run(
         toxbridge("run", "--local", "-e", "echo", "--", "local"),

@@ -117,10 +117,12 @@ class CurveServer:
         self._seen = _key_files(authorized)
         authenticator.configure_curve(domain="*", location=str(authorized))
 
-    def reload(self, *, force: bool = False) -> bool:
-        """Take in added, changed and removed client keys; True when they changed."""
+    def reload(self, *, why: str | None = None) -> bool:
+        """Take in added, changed and removed client keys; True when they changed.
+
+        `why` (such as "SIGHUP") reloads even when nothing seems to have changed."""
         now = _key_files(self.authorized)
-        if now == self._seen and not force:
+        if now == self._seen and why is None:
             return False
         before, after = dict(self._seen), dict(now)
         self._seen = now
@@ -128,8 +130,9 @@ class CurveServer:
         changes = [f"+{name}" for name in sorted(after) if before.get(name) != after[name]]
         changes += [f"-{name}" for name in sorted(set(before) - set(after))]
         log.warning(
-            "authorised client keys reloaded from %s: %d key(s) (%s)",
+            "authorised client keys reloaded from %s (%s): %d key(s) (%s)",
             self.authorized,
+            why or "they changed",
             len(after),
             ", ".join(changes) or "unchanged",
         )

@@ -176,7 +176,7 @@ class Server:
         if self._curve is None:
             log.warning("SIGHUP: this server uses no keys; nothing to reload")
             return
-        self._curve.reload(force=True)
+        self._curve.reload(why="SIGHUP")
 
     # -- scheduling ------------------------------------------------------------------
 
