@@ -145,16 +145,18 @@ class Client:
         await self.send(message)
         return await answer
 
-    async def answer_or_fail(self, work: Awaitable[T], within: float) -> T:
+    async def answer_or_fail(
+        self, work: Awaitable[T], within: float, timeout_said: float | None = None
+    ) -> T:
         """`work`'s result within `within` seconds; fails at once if the connection fails for
-        good (unless `fail_fast` is off)."""
+        good (unless `fail_fast` is off). The error names `timeout_said` (or `within`)."""
         try:
             async with asyncio.timeout(within):
                 if not self.fail_fast:
                     return await work
                 return await _first_of(work, self.watch.failed())
         except TimeoutError:
-            raise self.watch.timed_out(within) from None
+            raise self.watch.timed_out(timeout_said or within) from None
 
     # -- runs ----------------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ class ConnectionWatch:
         self._waiting: list[asyncio.Future[ToxbridgeError]] = []
         self._attempt_accepted = False  # this attempt reached a listener (no refusal)
         self._probe: asyncio.Task[None] | None = None
+        self._up = asyncio.Event()
         # zmq retries after a refusal or a hang-up, not after the server refused our keys:
         # only such a final failure answers a request that starts after it happened
         self._final = False
@@ -68,8 +69,10 @@ class ConnectionWatch:
             self.failure, self._final = None, False
         elif event == zmq.Event.HANDSHAKE_SUCCEEDED:
             self.up, self.failure = True, None
+            self._up.set()
         elif event == zmq.Event.DISCONNECTED:
             self.up = self.accepted = False
+            self._up.clear()
         elif event == zmq.Event.CONNECT_RETRIED:
             accepted, self._attempt_accepted = self._attempt_accepted, False
             if not self.up and not accepted:  # a refusal, again: tell whoever waits now
@@ -155,6 +158,10 @@ class ConnectionWatch:
             "client at it: -H/-p/--endpoint or TOXBRIDGE_ENDPOINT on the command line, the "
             "`endpoint` setting in an editor"
         )
+
+    async def wait_up(self) -> None:
+        """Until a handshake with the server has succeeded (at once if it stands now)."""
+        await self._up.wait()
 
     async def failed(self) -> ToxbridgeError:
         """Wait until an attempt to connect fails for good (from now on, unless the last

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -34,6 +34,22 @@ log = logging.getLogger(__name__)
 RunEvent: TypeAlias = protocol.Queued | protocol.Started | protocol.Output | protocol.Exit
 MAX_HEARTBEAT_S = 1.0
 PAUSE_ACK_S = 1.0  # how long a client about to stop waits for the server to note it
+
+
+async def _first_of_two(
+    reply: Awaitable[protocol.Reply], up: Awaitable[None]
+) -> protocol.Reply | None:
+    """The reply, or None if the connection comes up first."""
+    replied, came_up = asyncio.ensure_future(reply), asyncio.ensure_future(up)
+    try:
+        await asyncio.wait({replied, came_up}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (replied, came_up):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    return replied.result() if replied.done() and not replied.cancelled() else None
 
 
 class RemoteRun:
@@ -155,25 +171,35 @@ class RemoteRun:
                     raise RemoteError(code.value, message)
 
     async def _wait(self) -> protocol.Reply:
-        """The next reply, within the timeout (first answer) or the liveness (after it)."""
+        """The next reply: within the timeout while no server is known to be there, then
+        within the liveness (a server that is there may take a while to start tox, and
+        answers heartbeats meanwhile)."""
+        watch = self._client.watch
         while True:
-            if not self._answered:
+            connecting = not self._answered and not watch.up
+            if connecting:
                 since, limit = self._sent_at, self._client.timeout
+            elif not self._answered:
+                since, limit = self._sent_at, self._client.liveness_s
             else:
                 since, limit = self._client.last_heard, self._client.liveness_s
             remaining = max(since, self._resumed_at) + limit - time.monotonic()
             if remaining <= 0 and not self.paused:
                 raise self._silence(limit)
             try:
-                if not self._answered:
-                    return await self._client.answer_or_fail(self._events.get(), remaining)
+                if connecting:
+                    answer = _first_of_two(self._events.get(), watch.wait_up())
+                    reply = await self._client.answer_or_fail(answer, remaining, limit)
+                    if reply is None:
+                        continue  # the connection is up: the liveness applies now
+                    return reply
                 async with asyncio.timeout(None if self.paused else remaining):
                     return await self._events.get()
             except TimeoutError:
                 continue  # look again: a reply, a pause or a resume may have moved the deadline
 
     def _silence(self, limit: float) -> Exception:
-        if not self._answered:
+        if not self._answered and not self._client.watch.up:
             return self._client.watch.timed_out(limit)
         return ConnectionLost(
             f"the server at {self._client.endpoint} stopped answering for {limit:g}s "
