@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import site
 import socket
 import subprocess
 import sys
@@ -49,6 +50,17 @@ def test_passes():
 def test_fails():
     assert 1 == 2
 """
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Sample tox envs see this interpreter's packages (pytest among them), not its base's.
+
+    They are made with `system_site_packages = true`, so they need no downloads; but an env
+    made from a venv's interpreter sees the base interpreter's site-packages, which may have
+    no pytest (Debian's python3 under .ci/run's venv). Every tox the tests start, directly
+    or through a server, inherits this override."""
+    paths = os.pathsep.join(site.getsitepackages())
+    os.environ.setdefault("TOX_OVERRIDE", f"testenv.set_env+=PYTHONPATH={paths}")
 
 
 def free_port() -> int:
