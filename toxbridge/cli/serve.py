@@ -46,6 +46,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="then wait this long after SIGTERM before SIGKILL (default %(default)g)",
     )
+    _add_limits(parser)
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    """What one client may make the server hold, and what a run may leave behind."""
     parser.add_argument(
         "--max-message-size",
         type=int,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +49,20 @@ class Proc:
         return f"{self.pid} ({command})" if command else str(self.pid)
 
 
+@functools.cache
+def _prctl() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True).prctl
+
+
 def is_subreaper() -> bool:
     """True when orphaned descendants become this process's children."""
-    try:
-        import ctypes
+    import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        flag = ctypes.c_int(0)
-        if libc.prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) != 0:
+    flag = ctypes.c_int(0)
+    try:
+        if _prctl()(_PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) != 0:
             return False
     except (OSError, AttributeError):
         return False
@@ -72,16 +80,40 @@ def _stat(pid: int) -> tuple[int, str, int] | None:
 
 
 def children_of(parents: Iterable[int]) -> dict[int, list[Proc]]:
-    """The live (not zombie) children of each of `parents`, from one pass over /proc."""
-    wanted = set(parents)
-    found: dict[int, list[Proc]] = {parent: [] for parent in wanted}
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        stat = _stat(int(entry.name))
-        if stat is not None and stat[0] in wanted and stat[1] not in ("Z", "X"):
-            found[stat[0]].append(Proc(int(entry.name), stat[2]))
+    """The live (not zombie) children of each of `parents`."""
+    found: dict[int, list[Proc]] = {}
+    for parent, pids in _child_pids(parents).items():
+        found[parent] = []
+        for pid in pids:
+            stat = _stat(pid)
+            if stat is not None and stat[0] == parent and stat[1] not in ("Z", "X"):
+                found[parent].append(Proc(pid, stat[2]))
     return found
+
+
+def _child_pids(parents: Iterable[int]) -> dict[int, set[int]]:
+    """Child pids (zombies too) per parent: from /proc/PID/task/*/children where the kernel
+    has it (CONFIG_PROC_CHILDREN), else from one pass over every process's stat."""
+    wanted = set(parents)
+    if not _HAS_CHILDREN_FILES:
+        return _child_pids_by_scan(wanted)
+    found: dict[int, set[int]] = {parent: set() for parent in wanted}
+    for parent in wanted:
+        for children in (PROC / str(parent) / "task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                found[parent].update(int(pid) for pid in children.read_text().split())
+    return found
+
+
+def _child_pids_by_scan(wanted: set[int]) -> dict[int, set[int]]:
+    found: dict[int, set[int]] = {parent: set() for parent in wanted}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) and stat[0] in wanted:
+            found[stat[0]].add(int(entry.name))
+    return found
+
+
+_HAS_CHILDREN_FILES = any((PROC / "self" / "task").glob("*/children"))
 
 
 def snapshot() -> frozenset[Proc]:
@@ -93,13 +125,11 @@ def reap_adopted(exclude: Iterable[int] = ()) -> int:
     """Reap our children that have exited, but those in `exclude` (which asyncio waits
     for); returns how many. An orphan that exits during a run becomes our zombie."""
     skip, count = set(exclude), 0
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit() or int(entry.name) in skip:
-            continue
-        stat = _stat(int(entry.name))
-        if stat is not None and stat[0] == os.getpid() and stat[1] == "Z":
+    for pid in _child_pids([os.getpid()])[os.getpid()] - skip:
+        stat = _stat(pid)
+        if stat is not None and stat[1] == "Z":
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(int(entry.name), os.WNOHANG)  # a zombie: never blocks
+                os.waitpid(pid, os.WNOHANG)  # a zombie: never blocks
                 count += 1
     return count
 
