@@ -20,6 +20,7 @@ import queue
 import select
 import stat
 import threading
+from collections.abc import Callable
 
 WRITE_BUFFER_BYTES = 1 << 20
 
@@ -33,8 +34,12 @@ class OutputWriter:
         self.left: OSError | None = None  # why we cannot write any more: its reader left
         self.left_fd: int | None = None
         self._queue: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
-        self._pending = 0  # bytes queued and not yet written; touched on the loop only
+        # bytes queued (by the loop) and written (by the thread), each written by one side
+        # only; the thread wakes the loop only when it waits, not once per message
+        self._queued = self._written = 0
+        self._loop_waits = False
         self._changed = asyncio.Event()
+        self._gone = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._watched: list[int] = []
         # a daemon: a reader that never reads must not keep the process alive at exit
@@ -55,29 +60,38 @@ class OutputWriter:
 
     async def write(self, fd: int, data: bytes) -> None:
         """Queue `data` for `fd`, first waiting until fewer than `limit` bytes are queued."""
-        while self._pending >= self.limit and self.left is None:
-            await self._wait()
+        while self._pending() >= self.limit and self.left is None:
+            await self._wait(lambda: self._pending() >= self.limit)
         self.write_nowait(fd, data)
 
     def write_nowait(self, fd: int, data: bytes) -> None:
         """Queue `data` now, whatever is queued: for our own short lines."""
         if self.left is None and data:
-            self._pending += len(data)
+            self._queued += len(data)
             self._queue.put((fd, data))
 
     async def drain(self) -> None:
         """Until everything queued is written, or the reader has left."""
-        while self._pending and self.left is None:
-            await self._wait()
+        while self._pending() and self.left is None:
+            await self._wait(lambda: self._pending() > 0)
 
     async def wait_left(self) -> OSError:
-        while self.left is None:
-            await self._wait()
+        await self._gone.wait()
+        assert self.left is not None  # noqa: S101 (set with the event)
         return self.left
 
-    async def _wait(self) -> None:
+    def _pending(self) -> int:
+        return self._queued - self._written
+
+    async def _wait(self, still: Callable[[], bool]) -> None:
+        """Until the thread has written more (or the reader left), if `still` holds."""
         self._changed.clear()
-        await self._changed.wait()
+        self._loop_waits = True
+        try:
+            if still() and self.left is None:  # the thread may have written meanwhile
+                await self._changed.wait()
+        finally:
+            self._loop_waits = False
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
@@ -87,15 +101,14 @@ class OutputWriter:
             except OSError as error:
                 self._loop.call_soon_threadsafe(self._reader_left, fd, error)
             finally:
-                self._loop.call_soon_threadsafe(self._written, len(data))
-
-    def _written(self, size: int) -> None:
-        self._pending -= size
-        self._changed.set()
+                self._written += len(data)
+                if self._loop_waits:
+                    self._loop.call_soon_threadsafe(self._changed.set)
 
     def _reader_left(self, fd: int, error: OSError) -> None:
         if self.left is None:
             self.left, self.left_fd = error, fd
+            self._gone.set()
         with contextlib.suppress(ValueError):
             self._watched.remove(fd)
             self._loop.remove_reader(fd)
