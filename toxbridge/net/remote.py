@@ -243,6 +243,8 @@ class RemoteRun:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.heartbeat_interval()):
                     await self._retimed.wait()
+            if self.result is not None:
+                return  # the run is over (its caller may still be writing its output)
             if not self.paused:
                 self._client.try_send(protocol.Heartbeat(self.id))
                 self._grant()  # what could not go before, and what a slow caller handled
