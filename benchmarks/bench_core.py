@@ -32,7 +32,7 @@ from typing import TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import free_port, make_project  # noqa: E402
+from tests.conftest import free_port, make_project, wait_serving  # noqa: E402
 from toxbridge.config import Endpoint  # noqa: E402
 from toxbridge.net.client import Client  # noqa: E402
 from toxbridge.wire import protocol  # noqa: E402
@@ -195,11 +195,10 @@ def server(project: Path, log: Path, *extra: str) -> Iterator[Server]:
             [*argv, *extra], stdout=out, stderr=subprocess.STDOUT, env=clean_env()
         )
     try:
-        ready = subprocess.run(
-            [*TOXBRIDGE, "ping", "--endpoint", endpoint, "--timeout", "20"], capture_output=True
-        )
-        if ready.returncode != 0:
-            raise RuntimeError(f"server did not start: {ready.stderr!r}; see {log}")
+        try:
+            wait_serving(endpoint)
+        except Exception as error:
+            raise RuntimeError(f"server did not start: {error}; see {log}") from None
         yield Server(process, endpoint)
     finally:
         if process.poll() is None:

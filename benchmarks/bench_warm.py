@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import free_port, make_project  # noqa: E402
+from tests.conftest import free_port, make_project, wait_serving  # noqa: E402
 from toxbridge.config import parse_endpoint  # noqa: E402
 from toxbridge.net.client import Client  # noqa: E402
 
@@ -121,11 +121,7 @@ def start_server(root: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    subprocess.run(
-        [*TOXBRIDGE, "ping", "--endpoint", endpoint, "--timeout", "30"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    wait_serving(endpoint, timeout=30)
     return process, endpoint
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import site
 import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +36,8 @@ commands = python -c "import sys; sys.exit(int(sys.argv[1]))" {posargs:0}
 commands = python {toxinidir}/big.py {posargs:1000000}
 [testenv:tree]
 commands = python {toxinidir}/tree.py {posargs}
+[testenv:sleep]
+commands = python {toxinidir}/sleeper.py
 [testenv:color]
 commands = python -m pytest -q -p no:cacheprovider test_ok.py
 """
@@ -45,6 +52,17 @@ def test_fails():
 """
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Sample tox envs see this interpreter's packages (pytest among them), not its base's.
+
+    They are made with `system_site_packages = true`, so they need no downloads; but an env
+    made from a venv's interpreter sees the base interpreter's site-packages, which may have
+    no pytest (Debian's python3 under .ci/run's venv). Every tox the tests start, directly
+    or through a server, inherits this override."""
+    paths = os.pathsep.join(site.getsitepackages())
+    os.environ.setdefault("TOX_OVERRIDE", f"testenv.set_env+=PYTHONPATH={paths}")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -57,7 +75,7 @@ def make_project(root: Path) -> Path:
     (root / "tox.ini").write_text(TOX_INI)
     (root / "test_sample.py").write_text(TEST_SAMPLE)
     (root / "test_ok.py").write_text("def test_ok():\n    assert True\n")
-    for helper in ("big.py", "tree.py", "echo.py"):
+    for helper in ("big.py", "tree.py", "echo.py", "sleeper.py"):
         (root / helper).write_text((HELPERS / helper).read_text())
     return root
 
@@ -79,7 +97,7 @@ def create_envs(root: Path, envs: str) -> Path:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One shared sample project; its tox envs are created once per session."""
     return create_envs(
-        make_project(tmp_path_factory.mktemp("project")), "py,echo,exit,big,tree,color"
+        make_project(tmp_path_factory.mktemp("project")), "py,echo,exit,big,tree,color,sleep"
     )
 
 
@@ -112,17 +130,48 @@ def start_server(root: Path, log: Path, *extra: str, endpoint: str | None = None
             stderr=subprocess.STDOUT,
         )
     server = RunningServer(process, endpoint, root, log)
-    # a ping waits for the connection (the client sets IMMEDIATE), so no polling is needed
-    keys = (
-        list(extra[extra.index("--keys") : extra.index("--keys") + 2]) if "--keys" in extra else []
-    )
-    ready = subprocess.run(
-        toxbridge("ping", "--endpoint", endpoint, "--timeout", "20", *keys), capture_output=True
-    )
-    if ready.returncode != 0:
+    keys = extra[extra.index("--keys") + 1] if "--keys" in extra else None
+    try:
+        wait_serving(endpoint, keys)
+    except Exception as error:
         server.stop()
-        raise RuntimeError(f"server did not start: {ready.stderr!r}\n{log.read_text()}")
+        raise RuntimeError(f"server did not start: {error}\n{log.read_text()}") from None
     return server
+
+
+def wait_serving(endpoint: str, keys: str | None = None, timeout: float = 20) -> None:
+    """Until a server answers a ping at `endpoint`. The client's socket connects as soon as
+    the server listens (a refusal is not final here), so this waits on no timer."""
+    from toxbridge.config import parse_endpoint
+    from toxbridge.net.auth import client_keys_from
+    from toxbridge.net.client import Client
+
+    async def ping() -> None:
+        client = Client(
+            parse_endpoint(endpoint),
+            timeout=timeout,
+            keys=client_keys_from(keys),
+            fail_fast=False,
+        )
+        async with client:
+            await client.ping()
+
+    # in a thread of its own: callers may be inside a running event loop
+    failures: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _run_collecting(ping, failures))
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _run_collecting(
+    coroutine: Callable[[], Coroutine[Any, Any, None]], failures: list[BaseException]
+) -> None:
+    try:
+        asyncio.run(coroutine())
+    except BaseException as error:
+        failures.append(error)
 
 
 @pytest.fixture
@@ -132,6 +181,19 @@ def server(project: Path, tmp_path: Path) -> Iterator[RunningServer]:
         yield running
     finally:
         running.stop()
+
+
+def wait_for_line(path: Path, text: str, timeout: float = 30) -> str:
+    """The first line of the log at `path` that contains `text`, once the server wrote it.
+
+    The server writes its log to a file, so this reads the file again as it grows."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in path.read_text(errors="replace").splitlines():
+            if text in line:
+                return line
+        time.sleep(0.05)
+    raise AssertionError(f"no line with {text!r} in {path} within {timeout:g}s")
 
 
 def dedent(text: str) -> str:

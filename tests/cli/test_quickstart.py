@@ -3,6 +3,7 @@ the bundled project's tests through a private server and exits with tox's code."
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +19,9 @@ def test_the_quick_start_shows_the_deliberate_failure(tmp_path: Path) -> None:
     done = subprocess.run(
         toxbridge("run", "--local", "-c", "examples/quickstart"),
         cwd=tmp_path,
+        # as a user runs it: without the suite's TOX_OVERRIDE (tests/conftest.py), which
+        # would put this interpreter's pytest beside the one the env installs
+        env={k: v for k, v in os.environ.items() if k != "TOX_OVERRIDE"},
         capture_output=True,
         text=True,
         timeout=300,  # the env's first pip install of pytest

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HELPERS, free_port, toxbridge
+from tests.conftest import HELPERS, free_port, toxbridge, wait_serving
 from tests.container.podman import (
     build_context,
     ensure_base_image,
@@ -100,10 +100,10 @@ def container(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     )  # fmt: skip
     running = Container(name, endpoint, keys, project)
     try:
-        ready = subprocess.run(
-            running.client("ping", "--timeout", "60"), capture_output=True, timeout=90
-        )
-        assert ready.returncode == 0, (ready.stderr, podman("logs", name, check=False).stderr)
+        try:
+            wait_serving(endpoint, str(keys), timeout=60)  # until the container listens
+        except Exception as error:
+            raise AssertionError((error, podman("logs", name, check=False).stderr)) from None
         # create the tox envs once (pytest comes from the image's wheels, offline)
         envs = running.run("-e", "early,exit,tree", "--notest", timeout=300)
         assert envs.returncode == 0, envs.stdout[-3000:] + envs.stderr[-3000:]

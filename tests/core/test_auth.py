@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import signal
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import start_server, toxbridge
+from tests.conftest import start_server, toxbridge, wait_for_line
 from toxbridge.config import parse_endpoint
 from toxbridge.errors import AuthenticationFailed, ConfigError
 from toxbridge.net.auth import keygen, load_client_keys
@@ -97,3 +100,41 @@ def test_keys_allow_a_public_bind_and_missing_keys_are_clear(keys: Path, tmp_pat
         Server(ServerSettings(public, run))
     with pytest.raises(ConfigError, match="cannot read key file"):
         load_server_keys(tmp_path)
+
+
+async def test_a_revoked_key_is_refused_and_an_added_one_admitted_without_a_restart(
+    keys: Path, project: Path, tmp_path: Path
+) -> None:
+    directory = tmp_path / "keys"
+    shutil.copytree(keys, directory)
+    authorized = directory / "authorized" / "client.key"
+    server = start_server(project, tmp_path / "server.log", "--keys", str(directory))
+    endpoint = parse_endpoint(server.endpoint)
+    try:
+        async with Client(endpoint, timeout=5, keys=load_client_keys(directory)) as client:
+            await client.ping()
+        authorized.unlink()  # revoked: the server notices by itself within seconds
+        line = await asyncio.to_thread(wait_for_line, server.log, "keys reloaded")
+        assert "(they changed): 0 key(s) (-client.key)" in line
+        with pytest.raises(AuthenticationFailed, match="authorized/"):
+            async with Client(endpoint, timeout=5, keys=load_client_keys(directory)) as client:
+                await client.ping()
+        shutil.copy(directory / "client.key", authorized)
+        server.process.send_signal(signal.SIGHUP)  # or at once, on request
+        await asyncio.to_thread(wait_for_line, server.log, "(SIGHUP)")
+        async with Client(endpoint, timeout=5, keys=load_client_keys(directory)) as client:
+            pong, _ = await client.ping()
+        assert pong.running == ()
+    finally:
+        server.stop()
+
+
+def test_a_keys_directory_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent"
+    for command in (["serve", "--root", str(tmp_path)], ["ping"]):
+        result = subprocess.run(
+            toxbridge(*command, "--keys", str(missing)), capture_output=True, text=True, timeout=30
+        )
+        assert result.returncode != 0
+        assert f"keys directory {missing} does not exist" in result.stderr
+        assert "Traceback" not in result.stderr

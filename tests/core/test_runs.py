@@ -210,7 +210,7 @@ async def test_queue_ping_and_next_run_after_cancel(server: RunningServer) -> No
         await read_until_ready(blocking)
         async with second.run(["-e", "echo", "--", "queued-run"]) as waiting:
             event = await anext(aiter(waiting))
-            assert event == protocol.Queued(waiting.id, 1)
+            assert event == protocol.Queued(waiting.id, 1, liveness_s=10.0)
             pong, rtt = await second.ping()
             assert [run["id"] for run in pong.running] == [blocking.id]
             assert pong.queued == 1

@@ -26,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import wait_serving
+
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION = REPO / "vscode-extension"
 VSIX = EXTENSION / "toxbridge.vsix"
@@ -167,14 +169,10 @@ def toxbridge_serve(root: Path, log: Path) -> Iterator[tuple[str, subprocess.Pop
             start_new_session=True,
         )
     try:
-        # A ping waits for the server to answer: no polling needed.
-        ready = subprocess.run(
-            [*toxbridge, "ping", "--endpoint", endpoint, "--timeout", "20"],
-            capture_output=True,
-            env=child_env(),
-            timeout=60,
-        )
-        assert ready.returncode == 0, f"server did not start: {ready.stderr!r}\n{log.read_text()}"
+        try:
+            wait_serving(endpoint)  # a ping that waits for the server to listen
+        except Exception as error:
+            raise AssertionError(f"server did not start: {error}\n{log.read_text()}") from None
         yield endpoint, process
     finally:
         stop_group(process)

@@ -36,7 +36,7 @@ from toxbridge.wire import protocol
 PING_LIMIT_S = 0.1
 REPLY_TIMEOUT_MS = 15_000
 SAFE_PREFIX = ("-e", "exit", "--")
-REQUEST_KINDS = ("run", "cancel", "ping", "quit", "credit", "heartbeat")
+REQUEST_KINDS = ("run", "cancel", "ping", "quit", "credit", "heartbeat", "pause", "resume")
 REPLY_KINDS = ("queued", "started", "output", "exit", "ack", "pong", "alive", "error")
 ALLOWED_NAMES = [
     name.rstrip("*") + ("X" if name.endswith("*") else "") for name in DEFAULT_ALLOWED_ENV
@@ -79,15 +79,23 @@ env_maps = st.one_of(
 
 WELL_TYPED: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "run": {"args": arg_lists, "env": env_maps, "color": st.booleans(), "credit": huge_ints},
-    "cancel": {"target": st.one_of(st.none(), odd_text)},
+    "cancel": {"target": st.one_of(st.none(), odd_text), "by": st.one_of(st.none(), odd_text)},
     "ping": {},
     "quit": {},  # `now` is always junk: a valid quit is not fuzz, it stops the server
     "credit": {"n": huge_ints},
     "heartbeat": {},
-    "queued": {"position": huge_ints},
-    "started": {"pid": huge_ints, "cwd": odd_text},
+    "pause": {},
+    "resume": {},
+    "queued": {"position": huge_ints, "liveness_s": st.floats()},
+    "started": {"pid": huge_ints, "cwd": odd_text, "window": huge_ints},
     "output": {"stream": st.sampled_from(["stdout", "stderr", "stdin"]), "seq": huge_ints},
-    "exit": {"code": huge_ints, "cancelled": st.booleans(), "duration_s": st.floats()},
+    "exit": {
+        "code": huge_ints,
+        "cancelled": st.booleans(),
+        "duration_s": st.floats(),
+        "reason": odd_text,
+        "detail": odd_text,
+    },
     "ack": {"cancelled": st.lists(odd_text, max_size=2)},
     "pong": {"time": st.floats(), "version": odd_text, "running": st.lists(junk_json)},
     "alive": {"state": odd_text},

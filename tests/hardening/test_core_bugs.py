@@ -72,17 +72,37 @@ def send_json(socket: zmq.Socket[bytes], header: dict[str, object]) -> None:
         {"args": ["-e", "exit", "--", "a\x00b"]},
         {"args": ["-e", "exit", "--", "\ud800"]},
         {"args": ["-e", "exit"], "env": {"TERM": "a\x00b"}},
-        # a start-up variable makes the warm server fall back to exec: the same crash
+        # a start-up variable would send it down the cold path: refused before that choice
         {"args": ["-e", "exit", "--", "\ud800"], "env": {"PYTHONHASHSEED": "1"}},
     ],
-    ids=["nul-in-args", "lone-surrogate-in-args", "nul-in-env", "warm-falls-back-to-exec"],
+    ids=["nul-in-args", "lone-surrogate-in-args", "nul-in-env", "refused-before-going-cold"],
 )
 def test_unexecutable_run_gets_an_answer_and_the_server_lives(
     own_server: RunningServer, dealer: zmq.Socket[bytes], request_fields: dict[str, object]
 ) -> None:
+    # these once crashed the server at exec; now they are refused when they arrive
     send_json(dealer, {"id": "r", "kind": "run", "credit": 64, **request_fields})
     answers = replies_until(dealer, protocol.Exit | protocol.Error)  # type: ignore[arg-type]
-    assert isinstance(answers[-1], protocol.Exit | protocol.Error)
+    assert isinstance(answers[-1], protocol.Error)
+    assert answers[-1].code is protocol.ErrorCode.BAD_ARGS
+    dealer.send_multipart(protocol.encode(protocol.Ping("after")))
+    assert isinstance(replies_until(dealer, protocol.Pong)[-1], protocol.Pong)
+    assert own_server.process.poll() is None
+    assert "started tox" not in own_server.log.read_text()
+
+
+def test_a_run_that_goes_cold_on_a_warm_server_is_answered_and_the_server_lives(
+    own_server: RunningServer, dealer: zmq.Socket[bytes]
+) -> None:
+    fields = {"args": ["-e", "exit", "--", "3"], "env": {"PYTHONHASHSEED": "1"}}
+    send_json(dealer, {"id": "r", "kind": "run", "credit": 64, **fields})
+    answers = replies_until(dealer, protocol.Exit)
+    started = next(answer for answer in answers if isinstance(answer, protocol.Started))
+    assert isinstance(answers[-1], protocol.Exit)
+    assert answers[-1].code == 3
+    log = own_server.log.read_text()
+    assert "differ from the warm worker's: cold run" in log  # really the fallback
+    assert f"started tox (pid {started.pid})" in log
     dealer.send_multipart(protocol.encode(protocol.Ping("after")))
     assert isinstance(replies_until(dealer, protocol.Pong)[-1], protocol.Pong)
     assert own_server.process.poll() is None

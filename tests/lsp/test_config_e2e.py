@@ -51,6 +51,30 @@ async def test_unreachable_server_fails_clearly_then_reconnects(
         await stop_bridge(bridge)
 
 
+@pytest.mark.timeout(60)
+async def test_an_unreachable_server_is_shown_once_while_it_stays_down(
+    lsp_project: Path, tmp_path: Path
+) -> None:
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    bridge = await start_bridge(lsp_project, {"endpoint": endpoint, "timeoutS": 0.5})
+    try:
+        for method, params in [("tox/run", {"args": ["-e", "ok"]}), ("tox/envs", {})] * 2:
+            with pytest.raises(JsonRpcException, match="toxbridge serve"):
+                await bridge.request(method, params)  # each request still fails clearly
+        assert len(bridge.client.messages) == 1  # but the editor is told once
+
+        server = start_server(lsp_project, tmp_path / "server.log", endpoint=endpoint)
+        try:
+            assert (await bridge.request("tox/run", {"args": ["-e", "ok"]})).exitCode == 0
+        finally:
+            server.stop()
+        with pytest.raises(JsonRpcException, match="toxbridge serve"):
+            await bridge.request("tox/envs", {})
+        assert len(bridge.client.messages) == 2  # down again after it was up: news again
+    finally:
+        await stop_bridge(bridge)
+
+
 @pytest.mark.parametrize("explicit", [False, True])
 @pytest.mark.timeout(60)
 async def test_paths_map_from_the_server_root_to_the_workspace(

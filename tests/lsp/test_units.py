@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,32 @@ async def test_debouncer_collapses_a_burst_and_stops_the_previous_run_first() ->
     await started.wait()
     await debouncer.close()
     assert calls == ["stop", "start"]
+
+
+async def test_debouncer_restarts_the_quiet_period_on_every_save() -> None:
+    delay = 1.0
+    started_at: list[float] = []
+    started = asyncio.Event()
+
+    async def stop_previous() -> None:
+        pass
+
+    def start() -> None:
+        started_at.append(time.monotonic())
+        started.set()
+
+    debouncer = Debouncer(stop_previous, start)
+    first = time.monotonic()
+    for _ in range(5):  # the stimulus: saves 0.2 s apart, each inside the quiet period
+        last = time.monotonic()
+        debouncer.trigger(delay)
+        await asyncio.sleep(0.2)
+    await started.wait()
+    await debouncer.close()
+    assert len(started_at) == 1
+    # a quiet period that did not restart would have ended at first + delay, before `last`
+    assert started_at[0] - last >= delay * 0.95
+    assert started_at[0] - first >= 0.8 + delay * 0.95
 
 
 def test_publisher_publishes_per_file_and_clears_stale_files() -> None:

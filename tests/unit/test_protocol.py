@@ -17,6 +17,7 @@ from toxbridge.wire import protocol
 ids = st.text(min_size=1, max_size=40)
 text = st.text(max_size=60)
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+seconds = st.floats(min_value=0, max_value=1e6, allow_nan=False)
 json_objects = st.dictionaries(text, st.one_of(st.integers(), text, st.booleans()), max_size=4)
 
 messages = st.one_of(
@@ -28,17 +29,35 @@ messages = st.one_of(
         st.booleans(),
         st.integers(0, 1000),
     ),
-    st.builds(protocol.Cancel, ids, st.none() | text),
+    st.builds(protocol.Cancel, ids, st.none() | text, st.none() | text),
     st.builds(protocol.Ping, ids),
     st.builds(protocol.Quit, ids, st.booleans()),
     st.builds(protocol.Credit, ids, st.integers(1, 10_000)),
     st.builds(protocol.Heartbeat, ids),
-    st.builds(protocol.Queued, ids, st.integers(0, 100)),
-    st.builds(protocol.Started, ids, st.integers(1, 2**22), text, st.none() | text),
+    st.builds(protocol.Pause, ids),
+    st.builds(protocol.Resume, ids),
+    st.builds(protocol.Queued, ids, st.integers(0, 100), st.none() | seconds),
+    st.builds(
+        protocol.Started,
+        ids,
+        st.integers(1, 2**22),
+        text,
+        st.none() | text,
+        st.none() | seconds,
+        st.none() | st.integers(0, 10_000),
+    ),
     st.builds(
         protocol.Output, ids, st.sampled_from(protocol.Stream), st.integers(0, 2**40), st.binary()
     ),
-    st.builds(protocol.Exit, ids, st.integers(-255, 255), st.booleans(), finite),
+    st.builds(
+        protocol.Exit,
+        ids,
+        st.integers(-255, 255),
+        st.booleans(),
+        finite,
+        st.none() | st.sampled_from(protocol.EndReason),
+        st.none() | text,
+    ),
     st.builds(protocol.Ack, ids, st.lists(text, max_size=3).map(tuple)),
     st.builds(
         protocol.Pong,
@@ -48,6 +67,7 @@ messages = st.one_of(
         st.integers(0, 9),
         st.lists(json_objects, max_size=2).map(tuple),
         st.integers(0, 9),
+        st.none() | seconds,
     ),
     st.builds(protocol.Alive, ids, text),
     st.builds(protocol.Error, st.none() | ids, st.sampled_from(protocol.ErrorCode), text),
@@ -82,6 +102,8 @@ def test_arbitrary_frames_only_ever_raise_protocol_errors(frames: list[bytes]) -
         assert_known_code(error)
 
 
+HEADER_NAMES = ["id", "args", "env", "n", "now", "target", "stream", "seq", "code", "by"]
+HEADER_NAMES += ["liveness_s", "window", "reason", "detail"]
 header_values = st.recursive(
     st.none() | st.booleans() | st.integers() | finite | text,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(text, children, max_size=3),
@@ -92,7 +114,7 @@ header_values = st.recursive(
 @given(
     st.sampled_from([kind.value for kind in protocol.Kind]) | text,
     st.dictionaries(
-        st.sampled_from(["id", "args", "env", "n", "now", "target", "stream", "seq", "code"]),
+        st.sampled_from(HEADER_NAMES),
         header_values,
     ),
     st.lists(st.binary(max_size=16), max_size=2),
@@ -107,6 +129,25 @@ def test_arbitrary_headers_only_ever_raise_protocol_errors(
         assert_known_code(error)
     else:
         assert protocol.decode(protocol.encode(message)) == message
+
+
+def test_optional_fields_stay_off_the_wire_so_older_peers_see_what_they_know() -> None:
+    frames = protocol.encode(protocol.Exit("r", 0, False, 1.5))
+    assert json.loads(frames[1]) == {
+        "id": "r", "kind": "exit", "code": 0, "cancelled": False, "duration_s": 1.5
+    }  # fmt: skip
+    old_server_started = b'{"id": "r", "kind": "started", "pid": 5, "cwd": "/w"}'
+    started = protocol.decode([protocol.MAGIC, old_server_started])
+    assert started == protocol.Started("r", 5, "/w", None, None, None)
+
+
+def test_an_unknown_end_reason_from_a_newer_server_keeps_its_detail() -> None:
+    header = b'{"id": "r", "kind": "exit", "code": 130, "cancelled": true, "duration_s": 0,'
+    header += b' "reason": "solar-flare", "detail": "ended by a solar flare"}'
+    exit_ = protocol.decode([protocol.MAGIC, header])
+    assert isinstance(exit_, protocol.Exit)
+    assert exit_.reason is None
+    assert exit_.detail == "ended by a solar flare"
 
 
 @pytest.mark.parametrize(

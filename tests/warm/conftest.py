@@ -50,7 +50,7 @@ commands = [["python", "-c", "import sys; print('env', sys.argv[1:])", "{env_nam
 commands = [["python", "-c", "import sys; sys.exit('b fails')"]]
 """
 
-CREATED_ENVS = "py,echo,exit,tree,color,slow,showenv"
+CREATED_ENVS = "py,echo,exit,tree,color,slow,showenv,sleep"
 
 
 @pytest.fixture(scope="package")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from pathlib import Path
@@ -112,8 +113,14 @@ async def test_worker_dies_with_its_server(warm_project: Path, tmp_path: Path) -
     server = start_server(warm_project, tmp_path / "server.log")
     try:
         worker = await tox_parent(server)
-        server.process.kill()
-        await wait_exited(worker)
+        assert "toxbridge.process.warm.worker" in command_line(worker)
+        assert parent_of(worker) == server.process.pid
+        assert not process_gone(worker)  # it outlives the run it served
+        server.process.kill()  # no chance to close the worker: only the kernel can tell it
+        server.process.wait()
+        async with asyncio.timeout(30):
+            await wait_exited(worker)
+        assert process_gone(worker)
     finally:
         server.stop()
 

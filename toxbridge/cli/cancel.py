@@ -26,7 +26,9 @@ def run(args: argparse.Namespace) -> int:
     from toxbridge.wire.protocol import Ack, Cancel
 
     settings = connection(args)
-    reply, _ = one_request(settings, Cancel(request_id(), args.run_id or "current"))
+    reply, _ = one_request(
+        settings, Cancel(request_id(), args.run_id or "current", by="toxbridge cancel")
+    )
     cancelled = reply.cancelled if isinstance(reply, Ack) else ()
     if cancelled:
         print(f"cancelled: {', '.join(cancelled)}")

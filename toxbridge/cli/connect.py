@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from toxbridge.config import (
+    DEFAULT_LIVENESS_S,
     Endpoint,
     ProjectConfig,
     project_config,
@@ -41,16 +42,19 @@ def connection(args: argparse.Namespace) -> Connection:
     )
 
 
-def open_client(settings: Connection, *, liveness_s: float | None = None) -> Client:
-    """A `Client` for `settings`, not yet entered."""
+def open_client(
+    settings: Connection, *, liveness_s: float = DEFAULT_LIVENESS_S, name: str | None = None
+) -> Client:
+    """A `Client` for `settings`, not yet entered; `name` says who it is in other clients'
+    messages (such as "toxbridge run")."""
     from toxbridge.net.auth import client_keys_from
     from toxbridge.net.client import Client
 
     # resolve_keys has read TOXBRIDGE_KEYS already: None here means no keys at all
     keys = client_keys_from(settings.keys) if settings.keys else None
-    if liveness_s is None:
-        return Client(settings.endpoint, timeout=settings.timeout, keys=keys)
-    return Client(settings.endpoint, timeout=settings.timeout, keys=keys, liveness_s=liveness_s)
+    return Client(
+        settings.endpoint, timeout=settings.timeout, keys=keys, liveness_s=liveness_s, name=name
+    )
 
 
 def one_request(settings: Connection, message: protocol.Request) -> tuple[protocol.Reply, float]:

@@ -9,9 +9,7 @@ import argparse
 import asyncio
 import contextlib
 import os
-import select
 import shutil
-import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
@@ -46,78 +44,27 @@ async def _main(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        client = open_client(settings, liveness_s=args.liveness)
+        client = open_client(settings, liveness_s=args.liveness, name="toxbridge run")
         async with client:
             return await relay(client, args.tox_args, color, env)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def relay(client: Client, tox_args: Sequence[str], color: bool, env: dict[str, str]) -> int:
-    """Run tox remotely, copy its output to ours, return its exit code.
+    """Run tox remotely, copy its output to ours, return its exit code (see cli.relay)."""
+    from toxbridge.cli.relay import relay as relay_run
 
-    First SIGINT: ask the server to cancel, and keep relaying until the run's real exit.
-    Second SIGINT: give up at once with 130.
-    """
-    from toxbridge.wire import protocol
-
-    loop = asyncio.get_running_loop()
-    main_task = asyncio.current_task()
-    interrupts = 0
-    async with client.run(tox_args, env=env, color=color) as remote:
-
-        def on_sigint() -> None:
-            nonlocal interrupts
-            interrupts += 1
-            if interrupts == 1:
-                print(
-                    "\ntoxbridge: cancelling the remote run (press ^C again to exit now)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                client.send_nowait(protocol.Cancel(client.new_id(), remote.id))
-            elif main_task is not None:
-                main_task.cancel()
-
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-        try:
-            async for event in remote:
-                match event:
-                    case protocol.Output(stream=protocol.Stream.STDOUT, data=data):
-                        _write_all(1, data)
-                    case protocol.Output(data=data):
-                        _write_all(2, data)
-                    case protocol.Queued(position=position):
-                        print(
-                            f"toxbridge: queued, {position} run(s) ahead",
-                            file=sys.stderr,
-                            flush=True,
-                        )
-                    case protocol.Exit(code=code):
-                        return code
-        except asyncio.CancelledError:
-            return 130
-        finally:
-            loop.remove_signal_handler(signal.SIGINT)
-    raise AssertionError("a run always ends with its exit")  # pragma: no cover
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            written = os.write(fd, view)
-        except BlockingIOError:  # a terminal someone left in non-blocking mode
-            select.select([], [fd], [])
-            continue
-        view = view[written:]
+    return await relay_run(client, tox_args, color, env)
 
 
 @contextlib.asynccontextmanager
 async def local_server(root: str) -> AsyncIterator[Endpoint]:
     """A private server for this process only, on an ipc socket in a temp dir."""
+    from toxbridge.process.child import become_subreaper
     from toxbridge.server.app import Server, ServerSettings
     from toxbridge.server.execute import RunSettings
 
+    become_subreaper()  # so that what the run leaves outside its group is found, and killed
     with tempfile.TemporaryDirectory(prefix="toxbridge-") as tmp:
         endpoint = Endpoint(f"ipc://{tmp}/server.sock")
         run_settings = RunSettings(root=root, tox_command=(sys.executable, "-m", "tox"))

@@ -46,6 +46,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="then wait this long after SIGTERM before SIGKILL (default %(default)g)",
     )
+    _add_limits(parser)
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    """What one client may make the server hold, and what a run may leave behind."""
     parser.add_argument(
         "--max-message-size",
         type=int,
@@ -59,6 +64,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME",
         help="let clients set this environment variable for tox (NAME* for a prefix)",
+    )
+    parser.add_argument(
+        "--max-queued",
+        type=int,
+        default=64,
+        metavar="N",
+        help="refuse (busy) a run when N runs are waiting already (default %(default)d)",
+    )
+    parser.add_argument(
+        "--max-queued-per-client",
+        type=int,
+        default=8,
+        metavar="N",
+        help="refuse (busy) a client's run when N of its runs are waiting (default %(default)d)",
+    )
+    parser.add_argument(
+        "--kill-leftovers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="kill what a run leaves running outside tox's process group once tox is done "
+        "(default); --no-kill-leftovers only names it on the run's stderr. Cancel kills it "
+        "either way",
     )
     parser.add_argument(
         "--cold",
@@ -98,11 +125,14 @@ def run(args: argparse.Namespace) -> int:
             allowed_env=(*DEFAULT_ALLOWED_ENV, *args.allow_env),
             tox_version=tox_version,
             warm=None if args.cold else WarmTox(root, tox_command),
+            kill_leftovers=args.kill_leftovers,
         ),
         liveness_s=args.liveness,
         max_message_bytes=args.max_message_size,
         insecure=args.insecure,
         keys=load_server_keys(keys_dir) if keys_dir else None,
+        max_queued=args.max_queued,
+        max_queued_per_client=args.max_queued_per_client,
     )
     become_subreaper()
     asyncio.run(_serve(settings))
@@ -112,9 +142,12 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(settings: ServerSettings) -> None:
     from toxbridge.server.app import serve_forever
 
+    def announce(line: str) -> None:
+        print(f"toxbridge serve: {line}", file=sys.stderr, flush=True)
+
     warm = settings.run.warm
     if warm is None:
-        await serve_forever(settings)
+        await serve_forever(settings, announce)
         return
     async with warm:  # the worker lives exactly as long as the server
-        await serve_forever(settings)
+        await serve_forever(settings, announce)

@@ -88,7 +88,7 @@ def _register_requests(server: ToxbridgeServer) -> None:
 async def ping(ls: ToxbridgeServer) -> dict[str, Any]:
     """A probe: an unreachable server is an answer (`connected: false`), not an error."""
     try:
-        return await ls.session.ping()
+        answer = await ls.session.ping()
     except ToxbridgeError as error:
         return {
             "time": None,
@@ -100,6 +100,8 @@ async def ping(ls: ToxbridgeServer) -> dict[str, Any]:
             "connected": False,
             "error": str(error),
         }
+    ls.reached_server()
+    return answer
 
 
 def _register_commands(server: ToxbridgeServer) -> None:

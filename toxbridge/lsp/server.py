@@ -136,6 +136,7 @@ class ToxbridgeServer(LanguageServer):
         self.runs: set[asyncio.Task[Any]] = set()  # runs of this bridge, for run-on-save
         self.debouncer = Debouncer(self.stop_runs, self.start_save_run)
         self._last_shown: str | None = None
+        self._told_unreachable = False  # said once while the server stays down
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         if isinstance(error, _Answered):
@@ -176,12 +177,21 @@ class ToxbridgeServer(LanguageServer):
         try:
             result = await work()
         except ToxbridgeError as error:
-            self.show_error(str(error), repeat=repeat)
+            if not isinstance(error, ServerUnreachable):
+                self.show_error(str(error), repeat=repeat)
+            elif not self._told_unreachable:
+                self._told_unreachable = True
+                self.show_error(str(error))
             code = next((c for t, c in _ERROR_CODES.items() if isinstance(error, t)), -32000)
             # pygls leaves this constructor unannotated
             raise JsonRpcServerError(str(error), code) from None  # type: ignore[no-untyped-call]
-        self._last_shown = None
+        self.reached_server()
         return result
+
+    def reached_server(self) -> None:
+        """The server answered: the next failure is news again."""
+        self._last_shown = None
+        self._told_unreachable = False
 
     async def run_tracked(
         self,

@@ -23,18 +23,13 @@ import zmq
 import zmq.asyncio
 import zmq.auth
 from zmq.auth.asyncio import AsyncioAuthenticator
-from zmq.utils.monitor import parse_monitor_message
 
 from toxbridge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 AUTHORIZED = "authorized"
-HANDSHAKE_FAILURES = (
-    zmq.Event.HANDSHAKE_FAILED_AUTH
-    | zmq.Event.HANDSHAKE_FAILED_PROTOCOL
-    | zmq.Event.HANDSHAKE_FAILED_NO_DETAIL
-)
+KEY_POLL_S = 2.0  # how soon an added or removed client key takes effect
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +108,15 @@ def _load(path: Path, *, secret: bool) -> tuple[bytes, bytes | None]:
     return public, secret_key
 
 
+def _existing(directory: Path) -> Path:
+    if not directory.is_dir():
+        what = "is not a directory" if directory.exists() else "does not exist"
+        raise ConfigError(f"keys directory {directory} {what} (create one with `toxbridge keygen`)")
+    return directory
+
+
 def load_server_keys(directory: Path) -> ServerKeys:
+    _existing(directory)
     public, secret = _load(directory / "server.key_secret", secret=True)
     authorized = directory / AUTHORIZED
     if not authorized.is_dir() or not any(authorized.glob("*.key")):
@@ -125,6 +128,7 @@ def load_server_keys(directory: Path) -> ServerKeys:
 
 
 def load_client_keys(directory: Path) -> ClientKeys:
+    _existing(directory)
     server_public, _ = _load(directory / "server.key", secret=False)
     public, secret = _load(directory / "client.key_secret", secret=True)
     assert secret is not None  # noqa: S101 (checked by _load)
@@ -142,20 +146,75 @@ def client_keys_from(option: str | None) -> ClientKeys | None:
     return load_client_keys(directory) if directory else None
 
 
+class CurveServer:
+    """The authenticator behind a CURVE server socket; `reload()` re-reads authorized/."""
+
+    def __init__(self, authenticator: AsyncioAuthenticator, authorized: Path) -> None:
+        self._authenticator = authenticator
+        self.authorized = authorized
+        self._seen = _key_files(authorized)
+        authenticator.configure_curve(domain="*", location=str(authorized))
+
+    def reload(self, *, why: str | None = None) -> bool:
+        """Take in added, changed and removed client keys; True when they changed.
+
+        `why` (such as "SIGHUP") reloads even when nothing seems to have changed."""
+        now = _key_files(self.authorized)
+        if now == self._seen and why is None:
+            return False
+        before, after = dict(self._seen), dict(now)
+        self._seen = now
+        self._authenticator.configure_curve(domain="*", location=str(self.authorized))
+        changes = [f"+{name}" for name in sorted(after) if before.get(name) != after[name]]
+        changes += [f"-{name}" for name in sorted(set(before) - set(after))]
+        log.warning(
+            "authorised client keys reloaded from %s (%s): %d key(s) (%s)",
+            self.authorized,
+            why or "they changed",
+            len(after),
+            ", ".join(changes) or "unchanged",
+        )
+        if not after:
+            log.warning("no client key is authorised now: every client is refused")
+        return True
+
+    async def watch(self, interval: float = KEY_POLL_S) -> None:
+        """Reload whenever authorized/ changes, checking every `interval` seconds."""
+        while True:
+            await asyncio.sleep(interval)
+            self.reload()
+
+
+def _key_files(directory: Path) -> frozenset[tuple[str, int]]:
+    """The `*.key` files zmq.auth would load, with their modification times."""
+    found = set()
+    with contextlib.suppress(OSError):
+        for path in directory.glob("*.key"):
+            with contextlib.suppress(OSError):  # removed while we looked
+                found.add((path.name, path.stat().st_mtime_ns))
+    return frozenset(found)
+
+
 @contextlib.asynccontextmanager
 async def curve_server(
     context: zmq.asyncio.Context, socket: zmq.asyncio.Socket, keys: ServerKeys
-) -> AsyncIterator[None]:
-    """Require CURVE on `socket` (set before bind) and admit only authorised keys."""
+) -> AsyncIterator[CurveServer]:
+    """Require CURVE on `socket` (set before bind) and admit only authorised keys, which
+    are re-read when authorized/ changes (and on `reload()`)."""
     authenticator = AsyncioAuthenticator(context, log=log.getChild("zap"))
     authenticator.start()
-    authenticator.configure_curve(domain="*", location=str(keys.authorized))
-    socket.curve_server = True
-    socket.curve_publickey = keys.public
-    socket.curve_secretkey = keys.secret
     try:
-        async with watch_handshakes(socket, "server"):
-            yield
+        curve = CurveServer(authenticator, keys.authorized)
+        socket.curve_server = True
+        socket.curve_publickey = keys.public
+        socket.curve_secretkey = keys.secret
+        watcher = asyncio.create_task(curve.watch())
+        try:
+            yield curve
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
     finally:
         authenticator.stop()
 
@@ -164,51 +223,3 @@ def curve_client(socket: zmq.asyncio.Socket, keys: ClientKeys) -> None:
     socket.curve_serverkey = keys.server_public
     socket.curve_publickey = keys.public
     socket.curve_secretkey = keys.secret
-
-
-class HandshakeWatch:
-    """The last handshake failure seen on a socket, as a sentence for the user."""
-
-    def __init__(self) -> None:
-        self.failure: str | None = None
-
-
-@contextlib.asynccontextmanager
-async def watch_handshakes(socket: zmq.asyncio.Socket, side: str) -> AsyncIterator[HandshakeWatch]:
-    """Record (and log) failed security handshakes on `socket` while the block runs."""
-    watch = HandshakeWatch()
-    monitor = socket.get_monitor_socket(HANDSHAKE_FAILURES)
-    task = asyncio.create_task(_read_monitor(monitor, watch, side))
-    try:
-        yield watch
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        socket.disable_monitor()
-        monitor.close(linger=0)
-
-
-async def _read_monitor(monitor: zmq.asyncio.Socket, watch: HandshakeWatch, side: str) -> None:
-    while True:
-        event = parse_monitor_message(await monitor.recv_multipart())
-        kind = zmq.Event(event["event"])
-        watch.failure = _explain(kind, side)
-        # the server logs refusals; a client raises the failure as its error instead
-        level = logging.WARNING if side == "server" else logging.DEBUG
-        endpoint = event["endpoint"].decode(errors="replace")
-        log.log(level, "%s: %s (%s)", side, watch.failure, endpoint)
-
-
-def _explain(kind: zmq.Event, side: str) -> str:
-    if side == "server":
-        return "refused a client whose key is not authorised or that has no keys"
-    if kind == zmq.Event.HANDSHAKE_FAILED_AUTH:
-        return (
-            "the server refused this client's key: ask its admin to copy your client.key "
-            "into the server's authorized/ directory"
-        )
-    return (
-        "the security handshake with the server failed: both sides need keys from the "
-        "same `toxbridge keygen` (client: --keys DIR or TOXBRIDGE_KEYS; server: --keys DIR)"
-    )

@@ -1,9 +1,11 @@
 """The client side of the protocol: one DEALER socket, shared by concurrent requests.
 
-Used by the CLI and by the LSP bridge. `Client.run()` is an async context manager and
-an async iterator of the run's events; it grants output credit as the caller consumes
-events, sends heartbeats, and raises `ConnectionLost` if the server goes silent or
-restarts. zmq errors never leave this module: they become `ToxbridgeError`s.
+Used by the CLI and by the LSP bridge. `Client.run()` (see `net.remote`) is an async
+context manager and an async iterator of the run's events. Every send and every wait
+here has a bound: a request that gets no answer within the timeout, or whose connection
+fails for good (refused, a listener that is no toxbridge server, keys that do not match:
+see `net.monitor`), raises at once; credit and heartbeats never wait for the server.
+zmq errors never leave this module: they become `ToxbridgeError`s.
 """
 
 from __future__ import annotations
@@ -14,32 +16,35 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import Any, TypeVar, cast
 
 import zmq
 import zmq.asyncio
 
 from toxbridge.config import DEFAULT_LIVENESS_S, DEFAULT_TIMEOUT_S, Endpoint
-from toxbridge.errors import (
-    AuthenticationFailed,
-    ConnectionLost,
-    ProtocolError,
-    RemoteError,
-    ServerUnreachable,
-)
-from toxbridge.net.auth import ClientKeys, HandshakeWatch, curve_client, watch_handshakes
+from toxbridge.errors import ProtocolError, RemoteError, ServerUnreachable
+from toxbridge.net.auth import ClientKeys, curve_client
+from toxbridge.net.monitor import ConnectionWatch, watch_connection
+from toxbridge.net.remote import RemoteRun, RunEvent
 from toxbridge.wire import protocol
+
+__all__ = ["CREDIT_WINDOW", "Client", "RemoteRun", "RunEvent"]
 
 log = logging.getLogger(__name__)
 
 CREDIT_WINDOW = 64
-RunEvent: TypeAlias = protocol.Queued | protocol.Started | protocol.Output | protocol.Exit
+T = TypeVar("T")
+Deliver = Callable[[protocol.Reply], None]
 
 
 class Client:
-    """`async with Client(endpoint) as client:` then ping, cancel, quit or run."""
+    """`async with Client(endpoint) as client:` then ping, cancel, quit or run.
+
+    `name` says who this client is (such as "toxbridge cancel") in the `exit` of a run
+    it cancels for someone else.
+    """
 
     def __init__(
         self,
@@ -50,23 +55,25 @@ class Client:
         credit_window: int = CREDIT_WINDOW,
         keys: ClientKeys | None = None,
         context: zmq.asyncio.Context | None = None,
+        fail_fast: bool = True,
+        name: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
         self.liveness_s = liveness_s
         self.credit_window = credit_window
+        self.fail_fast = fail_fast  # False: wait out the timeout even when refused
+        self.name = name
+        self.last_heard = time.monotonic()  # when the server last sent us anything
+        self.watch = ConnectionWatch(str(endpoint), has_keys=keys is not None)
         self._context = context or zmq.asyncio.Context.instance()
         self._socket: zmq.asyncio.Socket | None = None
         self._reader: asyncio.Task[None] | None = None
-        # a run's replies go to a queue; a one-shot request's single reply to a future
-        self._waiters: dict[
-            str, asyncio.Queue[protocol.Reply] | asyncio.Future[protocol.Reply]
-        ] = {}
+        self._waiters: dict[str, Deliver] = {}
         self._ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:8]
         self._keys = keys
         self._exits = contextlib.AsyncExitStack()
-        self._handshakes = HandshakeWatch()
 
     async def __aenter__(self) -> Client:
         socket = self._context.socket(zmq.DEALER)
@@ -76,7 +83,7 @@ class Client:
         socket.setsockopt(zmq.RCVHWM, 0)  # credit already bounds what the server sends
         if self._keys is not None:
             curve_client(socket, self._keys)
-        self._handshakes = await self._exits.enter_async_context(watch_handshakes(socket, "client"))
+        await self._exits.enter_async_context(watch_connection(socket, self.watch))
         try:
             socket.connect(str(self.endpoint))
         except zmq.ZMQError as error:
@@ -115,7 +122,7 @@ class Client:
 
     async def cancel(self, target: str | None = None) -> tuple[str, ...]:
         """Cancel runs (default: this client's); returns the ids the server cancelled."""
-        reply = await self._request(protocol.Cancel(self.new_id(), target))
+        reply = await self._request(protocol.Cancel(self.new_id(), target, self.name))
         return reply.cancelled if isinstance(reply, protocol.Ack) else ()
 
     async def quit(self, *, now: bool = False) -> None:
@@ -123,18 +130,33 @@ class Client:
 
     async def _request(self, message: protocol.Request) -> protocol.Reply:
         answered: asyncio.Future[protocol.Reply] = asyncio.get_running_loop().create_future()
-        self._waiters[message.id] = answered
+        self._waiters[message.id] = lambda reply: (
+            None if answered.done() else answered.set_result(reply)
+        )
         try:
-            async with asyncio.timeout(self.timeout):
-                await self.send(message)
-                reply = await answered
-        except TimeoutError:
-            raise self._unreachable() from None
+            reply = await self.answer_or_fail(self._send_then(message, answered), self.timeout)
         finally:
-            self._unregister(message.id)
+            self.unregister(message.id)
         if isinstance(reply, protocol.Error):
             raise RemoteError(reply.code.value, reply.message)
         return reply
+
+    async def _send_then(self, message: protocol.Request, answer: Awaitable[T]) -> T:
+        await self.send(message)
+        return await answer
+
+    async def answer_or_fail(
+        self, work: Awaitable[T], within: float, timeout_said: float | None = None
+    ) -> T:
+        """`work`'s result within `within` seconds; fails at once if the connection fails for
+        good (unless `fail_fast` is off). The error names `timeout_said` (or `within`)."""
+        try:
+            async with asyncio.timeout(within):
+                if not self.fail_fast:
+                    return await work
+                return await _first_of(work, self.watch.failed())
+        except TimeoutError:
+            raise self.watch.timed_out(timeout_said or within) from None
 
     # -- runs ----------------------------------------------------------------------------
 
@@ -153,34 +175,37 @@ class Client:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _register(self, request_id: str) -> asyncio.Queue[protocol.Reply]:
-        queue: asyncio.Queue[protocol.Reply] = asyncio.Queue()
-        self._waiters[request_id] = queue
-        return queue
+    def register(self, request_id: str, deliver: Deliver) -> None:
+        self._waiters[request_id] = deliver
 
-    def _unregister(self, request_id: str) -> None:
+    def unregister(self, request_id: str) -> None:
         self._waiters.pop(request_id, None)
 
-    def _unreachable(self) -> ServerUnreachable:
-        if self._handshakes.failure is not None:
-            return AuthenticationFailed(f"{self.endpoint}: {self._handshakes.failure}")
-        return ServerUnreachable(
-            f"no toxbridge server answered at {self.endpoint} within {self.timeout:g}s; "
-            "start one in the container with `toxbridge serve` (same port or --endpoint), "
-            "or point this client at it: -H/-p/--endpoint or TOXBRIDGE_ENDPOINT on the "
-            "command line, the `endpoint` setting in an editor"
-        )
-
     async def send(self, message: protocol.Request) -> None:
+        """Send `message`; waits (for a connection) no longer than the timeout."""
         if self._socket is None:
             raise RuntimeError("client is not open: use `async with Client(...)`")
-        await self._socket.send_multipart(protocol.encode(message), copy=False)
+        frames = protocol.encode(message)
+        await self.answer_or_fail(self._socket.send_multipart(frames, copy=False), self.timeout)
+
+    def try_send(self, message: protocol.Request) -> bool:
+        """Send now or not at all (no connection, or its queue is full): never waits."""
+        if self._socket is None:
+            return False
+        # pyzmq's asyncio socket answers a NOBLOCK send with a future that is already done
+        sent = cast(
+            "asyncio.Future[Any]",
+            self._socket.send_multipart(protocol.encode(message), flags=zmq.NOBLOCK),
+        )
+        if not sent.done():  # pragma: no cover - pyzmq completes NOBLOCK sends at once
+            sent.add_done_callback(_consume_outcome)
+            return True
+        return sent.exception() is None
 
     def send_nowait(self, message: protocol.Request) -> None:
         """Best effort, for cleanup paths that must not wait."""
-        if self._socket is not None:
-            sent = self._socket.send_multipart(protocol.encode(message), flags=zmq.NOBLOCK)
-            asyncio.ensure_future(sent).add_done_callback(_consume_outcome)
+        if not self.try_send(message):
+            log.debug("best-effort %s not sent: no connection", type(message).__name__)
 
     async def _read_loop(self, socket: zmq.asyncio.Socket) -> None:
         try:
@@ -189,32 +214,41 @@ class Client:
             # nobody would hear from the server again: fail every waiter now, not at timeout
             log.exception("client receive loop failed")
             failure = protocol.Error(None, protocol.ErrorCode.INTERNAL, f"client failed: {error}")
-            for waiter in self._waiters.values():
-                _deliver(waiter, failure)
+            for deliver in list(self._waiters.values()):
+                deliver(failure)
             raise
 
     async def _dispatch_replies(self, socket: zmq.asyncio.Socket) -> None:
         while True:
             frames = await socket.recv_multipart()
+            self.last_heard = time.monotonic()
             try:
                 message = protocol.decode(frames)
             except ProtocolError as error:
                 log.warning("ignoring malformed message from the server: %s", error)
                 continue
-            waiter = self._waiters.get(message.id or "")
-            if waiter is None:
+            deliver = self._waiters.get(message.id or "")
+            if deliver is None:
                 log.debug("no one waits for %s %s", type(message).__name__, message.id)
             elif isinstance(message, protocol.Reply):
-                _deliver(waiter, message)
+                deliver(message)
 
 
-def _deliver(
-    waiter: asyncio.Queue[protocol.Reply] | asyncio.Future[protocol.Reply], reply: protocol.Reply
-) -> None:
-    if isinstance(waiter, asyncio.Queue):
-        waiter.put_nowait(reply)
-    elif not waiter.done():
-        waiter.set_result(reply)
+async def _first_of(work: Awaitable[T], failure: Awaitable[Exception]) -> T:
+    """`work`'s result, unless `failure` completes first: then its exception is raised."""
+    task = asyncio.ensure_future(work)
+    failed = asyncio.ensure_future(failure)
+    try:
+        await asyncio.wait({task, failed}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, failed):
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pending
+    if task.done() and not task.cancelled():
+        return task.result()
+    raise failed.result()
 
 
 async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
@@ -226,103 +260,3 @@ async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
 def _consume_outcome(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.debug("best-effort send failed: %s", future.exception())
-
-
-class RemoteRun:
-    """One run on the server: `async with client.run(args) as run: async for event in run`."""
-
-    def __init__(self, client: Client, request: protocol.Run) -> None:
-        self._client = client
-        self.request = request
-        self.id = request.id
-        self.result: protocol.Exit | None = None
-        self.started: protocol.Started | None = None
-        self._events = client._register(request.id)
-        self._consumed = 0
-        self._next_seq = 0
-        self._heartbeat: asyncio.Task[None] | None = None
-        self._answered = False
-
-    async def __aenter__(self) -> RemoteRun:
-        try:
-            async with asyncio.timeout(self._client.timeout):
-                await self._client.send(self.request)
-        except TimeoutError:
-            self._client._unregister(self.id)
-            raise self._client._unreachable() from None
-        self._heartbeat = asyncio.create_task(self._heartbeat_loop())
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._heartbeat is not None:
-            await _cancel_and_wait(self._heartbeat)
-        if self.result is None:  # left early: do not leave tox running for nobody
-            self._client.send_nowait(protocol.Cancel(self._client.new_id(), self.id))
-        self._client._unregister(self.id)
-
-    def __aiter__(self) -> AsyncIterator[RunEvent]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[RunEvent]:
-        while self.result is None:
-            event = await self._next_event()
-            if isinstance(event, protocol.Output):
-                await self._account(event)
-            elif isinstance(event, protocol.Started):
-                self.started = event
-            elif isinstance(event, protocol.Exit):
-                self.result = event
-            yield event
-
-    async def cancel(self) -> tuple[str, ...]:
-        return await self._client.cancel(self.id)
-
-    async def _next_event(self) -> RunEvent:
-        first = not self._answered
-        limit = self._client.timeout if first else self._client.liveness_s
-        while True:
-            try:
-                async with asyncio.timeout(limit):
-                    reply = await self._events.get()
-            except TimeoutError:
-                if first:
-                    raise self._client._unreachable() from None
-                raise ConnectionLost(
-                    f"the server at {self._client.endpoint} stopped answering for "
-                    f"{limit:g}s during run {self.id}; check that it is still running"
-                ) from None
-            self._answered = True
-            first, limit = False, self._client.liveness_s
-            match reply:
-                case protocol.Queued() | protocol.Started() | protocol.Output() | protocol.Exit():
-                    return reply
-                case protocol.Error(code=protocol.ErrorCode.UNKNOWN_RUN):
-                    raise ConnectionLost(
-                        f"the server at {self._client.endpoint} no longer knows run "
-                        f"{self.id}: it restarted mid-run. Run again."
-                    )
-                case protocol.Error(code=code, message=message):
-                    raise RemoteError(code.value, message)
-
-    async def _account(self, event: protocol.Output) -> None:
-        if event.seq != self._next_seq:
-            raise ConnectionLost(
-                f"output of run {self.id} arrived out of order (got {event.seq}, "
-                f"expected {self._next_seq}); refusing to show partial output"
-            )
-        self._next_seq += 1
-        self._consumed += 1
-        if self._consumed >= self._client.credit_window // 2:
-            await self._client.send(protocol.Credit(self.id, self._consumed))
-            self._consumed = 0
-
-    async def _heartbeat_loop(self) -> None:
-        interval = min(1.0, self._client.liveness_s / 4)
-        while True:
-            await asyncio.sleep(interval)
-            await self._client.send(protocol.Heartbeat(self.id))

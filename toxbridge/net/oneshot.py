@@ -2,9 +2,10 @@
 
 A command-line process that only asks one question would spend about as long importing
 asyncio and zmq.asyncio as doing everything else, so these requests use a plain zmq
-DEALER socket with the same options and the same errors as `Client`. What only a
-failure needs (the handshake explanations, the monitor message parser) is imported on
-that path; a client with CURVE keys imports `auth` (and with it asyncio) to load them.
+DEALER socket with the same options as `Client`, and the same verdicts on a failed
+connection (net.verdict: refused, not a toxbridge server, keys that do not match), known
+as soon as the socket's monitor reports them. A client with CURVE keys imports `auth`
+(and with it asyncio) to load them.
 """
 
 from __future__ import annotations
@@ -16,29 +17,12 @@ from typing import TYPE_CHECKING
 import zmq
 
 from toxbridge.config import DEFAULT_TIMEOUT_S, Endpoint
-from toxbridge.errors import AuthenticationFailed, ProtocolError, RemoteError, ServerUnreachable
+from toxbridge.errors import ProtocolError, RemoteError, ServerUnreachable, ToxbridgeError
+from toxbridge.net.verdict import CLIENT_EVENTS, ConnectionState, monitor_event, speaks_zmtp
 from toxbridge.wire import protocol
 
 if TYPE_CHECKING:
     from toxbridge.net.auth import ClientKeys
-
-# the same events `auth.HANDSHAKE_FAILURES` names; spelled here so that a request
-# without keys does not import `auth` (and asyncio through it)
-_HANDSHAKE_FAILURES = (
-    zmq.Event.HANDSHAKE_FAILED_AUTH
-    | zmq.Event.HANDSHAKE_FAILED_PROTOCOL
-    | zmq.Event.HANDSHAKE_FAILED_NO_DETAIL
-)
-
-
-def unreachable(endpoint: Endpoint, timeout: float) -> ServerUnreachable:
-    """The error for a server that did not answer; `Client` words it the same way."""
-    return ServerUnreachable(
-        f"no toxbridge server answered at {endpoint} within {timeout:g}s; "
-        "start one in the container with `toxbridge serve` (same port or --endpoint), "
-        "or point this client at it: -H/-p/--endpoint or TOXBRIDGE_ENDPOINT on the "
-        "command line, the `endpoint` setting in an editor"
-    )
 
 
 def request(
@@ -59,18 +43,19 @@ def request(
         socket.curve_serverkey = keys.server_public
         socket.curve_publickey = keys.public
         socket.curve_secretkey = keys.secret
-    monitor = socket.get_monitor_socket(_HANDSHAKE_FAILURES)
+    monitor = socket.get_monitor_socket(CLIENT_EVENTS)
+    state = ConnectionState(str(endpoint), has_keys=keys is not None)
     try:
         try:
             socket.connect(str(endpoint))
         except zmq.ZMQError as error:
             raise ServerUnreachable(f"cannot connect to {endpoint}: {error}") from None
         deadline = time.monotonic() + timeout
-        _wait(socket, monitor, zmq.POLLOUT, deadline, endpoint, timeout)
+        _wait(socket, monitor, state, zmq.POLLOUT, deadline, timeout)
         socket.send_multipart(protocol.encode(message), flags=zmq.NOBLOCK)
         sent = time.perf_counter()
         while True:
-            _wait(socket, monitor, zmq.POLLIN, deadline, endpoint, timeout)
+            _wait(socket, monitor, state, zmq.POLLIN, deadline, timeout)
             try:
                 reply = protocol.decode(socket.recv_multipart())
             except ProtocolError:
@@ -91,33 +76,36 @@ def request(
 def _wait(
     socket: zmq.Socket[bytes],
     monitor: zmq.Socket[bytes],
+    state: ConnectionState,
     event: int,
     deadline: float,
-    endpoint: Endpoint,
     timeout: float,
 ) -> None:
-    """Until `socket` is ready for `event`; a failed handshake or the deadline raises."""
+    """Until `socket` is ready for `event`; a verdict of the monitor's or the deadline raises."""
     poller = zmq.Poller()
     poller.register(socket, event)
     poller.register(monitor, zmq.POLLIN)
     while True:
         left_ms = (deadline - time.monotonic()) * 1000
         if left_ms <= 0:
-            raise unreachable(endpoint, timeout)
+            raise state.timed_out(timeout)
         ready = dict(poller.poll(max(1, round(left_ms))))
         if monitor in ready:
-            raise _handshake_failure(monitor, endpoint)
+            failure = _take_event(monitor, state)
+            if failure is not None:
+                raise failure
         if socket in ready:
             return
 
 
-def _handshake_failure(monitor: zmq.Socket[bytes], endpoint: Endpoint) -> AuthenticationFailed:
-    from zmq.utils.monitor import parse_monitor_message
-
-    from toxbridge.net.auth import _explain
-
-    event = parse_monitor_message(monitor.recv_multipart())
-    return AuthenticationFailed(f"{endpoint}: {_explain(zmq.Event(event['event']), 'client')}")
+def _take_event(monitor: zmq.Socket[bytes], state: ConnectionState) -> ToxbridgeError | None:
+    parsed = monitor_event(monitor.recv_multipart())
+    if parsed is None:
+        return None
+    failure = state.failure
+    if state.handle(*parsed):
+        return state.probed(speaks_zmtp(state.endpoint))
+    return state.failure if state.failure is not failure else None
 
 
 def request_id() -> str:

@@ -19,8 +19,10 @@ import logging
 import os
 import signal
 import subprocess
+import sys
+import termios
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -74,6 +76,10 @@ class ChildProcess:
         self._order = list(pipes)
         self.pid = process.pid
         self.stopping = False
+        # once the group is gone: what each pipe still holds, the rest of its output. A
+        # process that left the group may hold a pipe open for ever; it is not waited for.
+        self._remaining: dict[int, int] | None = None
+        self._group_gone = asyncio.Event()
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -98,6 +104,7 @@ class ChildProcess:
                 cwd=cwd,
                 env=dict(env),
                 start_new_session=True,
+                preexec_fn=die_with_parent_hook(),
             )
         except BaseException:
             for fd in (out_read, out_write, err_read, err_write):
@@ -129,37 +136,61 @@ class ChildProcess:
         return self._process.returncode
 
     async def read(self, max_bytes: int) -> Chunk | None:
-        """The next piece of output from either pipe, or None once both are closed."""
+        """The next piece of output from either pipe, or None once both are closed (or,
+        once the group is gone, drained of what they held then)."""
         while self._pipes:
             for fd in list(self._order):
                 try:
-                    data = os.read(fd, max_bytes)
+                    data = os.read(fd, self._allowed(fd, max_bytes))
                 except BlockingIOError:
                     continue
                 # rotate so a chatty stdout cannot starve stderr
                 self._order.remove(fd)
                 self._order.append(fd)
                 if data:
-                    return Chunk(self._pipes[fd], data)
+                    chunk = Chunk(self._pipes[fd], data)
+                    self._count(fd, len(data))
+                    return chunk
                 self._close_pipe(fd)
-            if self._pipes:
+            if self._pipes and self._remaining is None:
                 await self._wait_readable()
         return None
+
+    def _allowed(self, fd: int, max_bytes: int) -> int:
+        return max_bytes if self._remaining is None else min(max_bytes, self._remaining[fd])
+
+    def _count(self, fd: int, size: int) -> None:
+        """After the group is gone, close a pipe once what it held then has been read."""
+        if self._remaining is not None:
+            self._remaining[fd] -= size
+            if self._remaining[fd] <= 0:
+                self._close_pipe(fd)
+
+    def _drain_only(self) -> None:
+        """The group is gone: read what the pipes hold now, then stop."""
+        if self._remaining is not None:
+            return
+        self._remaining = {fd: _unread_bytes(fd) for fd in self._pipes}
+        for fd, size in list(self._remaining.items()):
+            if size == 0:
+                self._close_pipe(fd)
+        self._group_gone.set()
 
     def top_up(self, chunk: Chunk, max_bytes: int) -> Chunk:
         """`chunk` and what its pipe holds now after it, up to `max_bytes` in all; never waits."""
         fd = next((fd for fd, pipe in self._pipes.items() if pipe is chunk.pipe), None)
         parts = [chunk.data]
         size = len(chunk.data)
-        while fd is not None and size < max_bytes:
+        while fd is not None and fd in self._pipes and size < max_bytes:
             try:
-                data = os.read(fd, max_bytes - size)
+                data = os.read(fd, self._allowed(fd, max_bytes - size))
             except BlockingIOError:
                 break
             if not data:  # end of file: the next `read` sees it again and closes the pipe
                 break
             parts.append(data)
             size += len(data)
+            self._count(fd, len(data))
         return chunk if len(parts) == 1 else Chunk(chunk.pipe, b"".join(parts))
 
     async def wait(self) -> int:
@@ -170,6 +201,7 @@ class ChildProcess:
         """
         code = await self._process.wait()
         await _kill_group(self.pid)
+        self._drain_only()
         return 128 - code if code < 0 else code
 
     async def stop(self, policy: StopPolicy) -> None:
@@ -194,6 +226,7 @@ class ChildProcess:
                 continue
         await self._process.wait()
         await _kill_group(self.pid)
+        self._drain_only()
 
     async def _finish(self, policy: StopPolicy) -> None:
         try:
@@ -210,9 +243,10 @@ class ChildProcess:
                 self._close_pipe(fd)
 
     def _close_pipe(self, fd: int) -> None:
-        del self._pipes[fd]
-        self._order.remove(fd)
-        os.close(fd)
+        if fd in self._pipes:
+            del self._pipes[fd]
+            self._order.remove(fd)
+            os.close(fd)
 
     async def _wait_readable(self) -> None:
         loop = asyncio.get_running_loop()
@@ -225,9 +259,12 @@ class ChildProcess:
         fds = list(self._pipes)
         for fd in fds:
             loop.add_reader(fd, wake)
+        gone = asyncio.ensure_future(self._group_gone.wait())
+        gone.add_done_callback(lambda _: wake())
         try:
             await ready
         finally:
+            gone.cancel()
             for fd in fds:
                 loop.remove_reader(fd)
 
@@ -239,6 +276,15 @@ def output_pipe() -> tuple[int, int]:
     with contextlib.suppress(OSError):  # the size is an optimisation; the default still works
         fcntl.fcntl(read_end, _F_SETPIPE_SZ, PIPE_CAPACITY)
     return read_end, write_end
+
+
+def _unread_bytes(fd: int) -> int:
+    """How much a pipe holds now (FIONREAD)."""
+    try:
+        raw = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    except OSError:
+        return 0
+    return int.from_bytes(raw, sys.byteorder)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -258,6 +304,30 @@ async def _kill_group(pgid: int) -> None:
             return  # no children of ours left in the group
         if result is None:
             await asyncio.sleep(0.001)  # a member got SIGKILL but has not exited yet
+
+
+# A SIGKILLed server cannot stop its runs: each run's tox gets this signal from the kernel
+# when its parent dies, and tox tears down on it as on ^C (its commands get SIGINT).
+PARENT_DEATH_SIGNAL = signal.SIGINT
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent_hook() -> Callable[[], None] | None:
+    """A `preexec_fn` that gives the child `PARENT_DEATH_SIGNAL` when we die (Linux)."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:  # in the child, between fork and exec: no allocation-heavy work
+        prctl(_PR_SET_PDEATHSIG, int(PARENT_DEATH_SIGNAL), 0, 0, 0)
+        if os.getppid() != parent:  # we died before the prctl: nobody would tell it
+            os._exit(128 + int(PARENT_DEATH_SIGNAL))
+
+    return hook
 
 
 def become_subreaper() -> bool:

@@ -1,20 +1,22 @@
-"""`toxbridge serve`: the ROUTER socket, request dispatch, the scheduler and the watchdog.
+"""`toxbridge serve`: the ROUTER socket, request dispatch and the scheduler.
 
 Everything a client sends is decoded by `protocol.decode`; anything malformed gets an
 `error` reply and the server carries on. Output travels only against credit, and every
-send is non-blocking, so one slow or dead client can neither lose another client's
-output nor stall the server.
+send is non-blocking with a deadline (`server.clients`), so one slow or dead client can
+neither lose another client's output nor stall the server. What one client can queue is
+bounded too: runs waiting per client and in all, and credit per run (the window).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
+import os
 import signal
+import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import zmq
@@ -23,17 +25,19 @@ import zmq.asyncio
 from toxbridge import __version__
 from toxbridge.config import DEFAULT_LIVENESS_S, Endpoint
 from toxbridge.errors import ConfigError, ProtocolError
-from toxbridge.net.auth import ServerKeys, curve_server
+from toxbridge.net.auth import CurveServer, ServerKeys, curve_server
+from toxbridge.net.monitor import watch_refusals
+from toxbridge.process import leftovers
+from toxbridge.server.clients import SEND_HWM, Clients
 from toxbridge.server.execute import RunSettings, execute, reject_queued
 from toxbridge.server.policy import check_request
-from toxbridge.server.queue import ActiveRun, RunQueue
+from toxbridge.server.queue import WINDOW, ActiveRun, RunQueue
 from toxbridge.wire import protocol
 
 log = logging.getLogger(__name__)
 
-SEND_HWM = 10_000  # far above any client's credit, so output never meets the high-water mark
-OUTPUT_RETRY_S = 0.005
 SHUTDOWN_DRAIN_S = 0.3
+REAP_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,16 @@ class ServerSettings:
     keys: ServerKeys | None = None
     linger_ms: int = 1000
     socket_options: dict[int, int] = field(default_factory=dict)
+    max_queued: int = 64  # runs waiting, from all clients
+    max_queued_per_client: int = 8
+    window: int = WINDOW  # credit a run may hold, whatever its client grants
+    send_timeout_s: float | None = None  # None: the liveness
+
+    def describe(self, address: str) -> str:
+        """One line: where it listens, its security, root, and warm or cold."""
+        security = f"CURVE keys from {self.keys.authorized.parent}" if self.keys else "no keys"
+        warmth = "cold tox" if self.run.warm is None else "warm tox"
+        return f"listening on {address} ({security}), tox root {self.run.root}, {warmth}"
 
 
 class Server:
@@ -60,13 +74,15 @@ class Server:
             )
         self.settings = settings
         self._context = context or zmq.asyncio.Context.instance()
-        self._socket: zmq.asyncio.Socket | None = None
         self.queue = RunQueue()
-        self._last_heard: dict[bytes, float] = {}
+        send_timeout = settings.send_timeout_s or settings.liveness_s
+        self.clients = Clients(self.queue, settings.liveness_s, send_timeout)
+        self._curve: CurveServer | None = None
         self._stopping = False
         self._stop_now = False
         self.bound = asyncio.Event()
         self.address = str(settings.endpoint)
+        self.announce: Callable[[str], None] = lambda line: log.info("%s", line)  # once bound
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -75,26 +91,41 @@ class Server:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 if self.settings.keys is not None:
-                    await stack.enter_async_context(
+                    self._curve = await stack.enter_async_context(
                         curve_server(self._context, socket, self.settings.keys)
                     )
+                await stack.enter_async_context(watch_refusals(socket))
                 self._bind(socket)
                 await self._serve_on(socket)
         finally:
             socket.close(linger=self.settings.linger_ms)
-            self._socket = None
+            self.clients.socket = None
+            self._remove_ipc_file()
             log.info("server stopped")
 
     async def _serve_on(self, socket: zmq.asyncio.Socket) -> None:
         async with asyncio.TaskGroup() as tasks:
             receiver = tasks.create_task(self._receive_loop(socket))
-            watchdog = tasks.create_task(self._watchdog_loop())
+            watchdog = tasks.create_task(self.clients.watchdog())
+            reaper = tasks.create_task(self._reap_strays())
             await self._schedule_loop()
             # keep serving briefly: closing right after the last `exit` was queued lost
             # it now and then despite LINGER (seen on loopback TCP under load)
             await asyncio.sleep(SHUTDOWN_DRAIN_S)
             receiver.cancel()
             watchdog.cancel()
+            reaper.cancel()
+
+    async def _reap_strays(self) -> None:
+        """Reap, as they exit, what runs left running on purpose (--no-kill-leftovers)."""
+        strays = self.settings.run.strays
+        while True:
+            await asyncio.sleep(REAP_INTERVAL_S)
+            if strays:
+                tree = {*strays, *leftovers.with_descendants(leftovers.alive(strays))}
+                still = await leftovers.reap(tree, within=0)
+                strays.clear()
+                strays.update(still)
 
     def _bind(self, socket: zmq.asyncio.Socket) -> None:
         socket.setsockopt(zmq.ROUTER_MANDATORY, 1)  # unroutable = error, never a silent drop
@@ -108,30 +139,44 @@ class Server:
         except zmq.ZMQError as error:
             raise ConfigError(f"cannot listen on {self.settings.endpoint}: {error}") from None
         self.address = socket.getsockopt_string(zmq.LAST_ENDPOINT)
-        self._socket = socket
+        self.clients.socket = socket
         self.bound.set()
-        security = "CURVE" if self.settings.keys else "no authentication"
-        log.info(
-            "listening on %s, %s (tox root %s)", self.address, security, self.settings.run.root
-        )
+        self.announce(self.settings.describe(self.address))
 
-    def stop(self, *, now: bool) -> None:
+    def _remove_ipc_file(self) -> None:
+        """zmq leaves an ipc socket's file behind; a clean stop takes it away."""
+        if not self.bound.is_set() or not self.address.startswith("ipc://"):
+            return
+        path = self.address.removeprefix("ipc://")
+        with contextlib.suppress(OSError):
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)
+
+    def stop(self, *, now: bool, detail: str = "the server is shutting down") -> None:
         """Stop accepting runs; with `now`, cancel the running and queued ones too."""
         self._stopping = True
         if now and not self._stop_now:
             self._stop_now = True
             for run in list(self.queue):
-                run.cancel()
+                run.cancel(reason=protocol.EndReason.SHUTDOWN, detail=f"cancelled: {detail}")
         self.queue.wake()
 
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_keys)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         log.warning("received %s: cancelling runs and shutting down", sig.name)
-        self.stop(now=True)
+        self.stop(now=True, detail=f"the server received {sig.name} and is shutting down")
+
+    def reload_keys(self) -> None:
+        """SIGHUP: re-read the authorised client keys now."""
+        if self._curve is None:
+            log.warning("SIGHUP: this server uses no keys; nothing to reload")
+            return
+        self._curve.reload(why="SIGHUP")
 
     # -- scheduling ------------------------------------------------------------------
 
@@ -157,30 +202,8 @@ class Server:
 
     async def _announce_positions(self) -> None:
         for position, run in enumerate(self.queue.waiting, start=1):
-            await self._send(run.envelope, protocol.Queued(run.id, position))
-
-    async def _watchdog_loop(self) -> None:
-        interval = min(1.0, self.settings.liveness_s / 4)
-        while True:
-            await asyncio.sleep(interval)
-            deadline = time.monotonic() - self.settings.liveness_s
-            for run in list(self.queue):
-                if not run.abandoned and self._last_heard.get(run.client, 0.0) < deadline:
-                    log.warning(
-                        "run %s: client silent for %.1fs, cancelling",
-                        run.id,
-                        self.settings.liveness_s,
-                    )
-                    self._abandon(run)
-            active = {run.client for run in self.queue}
-            for client, heard in list(self._last_heard.items()):
-                if client not in active and heard < deadline:
-                    del self._last_heard[client]
-
-    def _abandon(self, run: ActiveRun) -> None:
-        run.cancel(abandon=True)
-        if run is not self.queue.current:
-            self.queue.remove(run)
+            queued = protocol.Queued(run.id, position, self.settings.liveness_s)
+            await self._send(run.envelope, queued)
 
     # -- receiving -------------------------------------------------------------------
 
@@ -188,7 +211,7 @@ class Server:
         while True:
             frames = await socket.recv_multipart()
             envelope, body = _split_envelope(frames)
-            self._last_heard[envelope[0]] = time.monotonic()
+            self.clients.heard(envelope[0])
             try:
                 message = protocol.decode(body)
                 if not isinstance(message, protocol.Request):
@@ -219,16 +242,19 @@ class Server:
                 self._own_run(client, run_id).grant(n)
             case protocol.Heartbeat(id=run_id):
                 run = self._own_run(client, run_id)
-                state = "running" if run is self.queue.current else "queued"
-                await self._send(envelope, protocol.Alive(run_id, state))
-            case protocol.Cancel(target=target):
-                cancelled = await self._cancel(client, target)
+                await self._send(envelope, protocol.Alive(run_id, run.state))
+            case protocol.Pause(id=run_id) | protocol.Resume(id=run_id):
+                run = self._own_run(client, run_id)
+                run.paused = isinstance(message, protocol.Pause)
+                await self._send(envelope, protocol.Alive(run_id, run.state))
+            case protocol.Cancel(target=target, by=by):
+                cancelled = await self._cancel(client, target, by)
                 await self._send(envelope, protocol.Ack(message.id, tuple(cancelled)))
             case protocol.Ping():
                 await self._send(envelope, self._pong(message.id))
             case protocol.Quit(now=now):
                 await self._send(envelope, protocol.Ack(message.id))
-                self.stop(now=now)
+                self.stop(now=now, detail="`toxbridge quit --now` stopped the server")
 
     def _own_run(self, client: bytes, run_id: str) -> ActiveRun:
         """The client's active run `run_id`; `unknown-run` tells it the server restarted."""
@@ -252,20 +278,38 @@ class Server:
                 f"a run with id {request.id!r} is already active",
                 request.id,
             )
+        self._check_limits(envelope[0], request.id)
         check_request(request, self.settings.run.allowed_env)  # refused now, not at its turn
-        position = self.queue.add(ActiveRun(envelope, request))
+        run = ActiveRun(
+            envelope, request, window=self.settings.window, liveness_s=self.settings.liveness_s
+        )
+        position = self.queue.add(run)
         if position > 0:
-            await self._send(envelope, protocol.Queued(request.id, position))
+            await self._send(envelope, protocol.Queued(request.id, position, run.liveness_s))
 
-    async def _cancel(self, client: bytes, target: str | None) -> list[str]:
+    def _check_limits(self, client: bytes, run_id: str) -> None:
+        limit = self.settings.max_queued_per_client
+        if self.queue.waiting_for(client) >= limit:
+            message = f"this client already has {limit} runs waiting (the server's limit)"
+        elif len(self.queue.waiting) >= self.settings.max_queued:
+            message = f"{self.settings.max_queued} runs are waiting already (the server's limit)"
+        else:
+            return
+        raise ProtocolError(protocol.ErrorCode.BUSY.value, f"{message}; try again later", run_id)
+
+    async def _cancel(self, client: bytes, target: str | None, by: str | None) -> list[str]:
         if target is None:
             runs = [run for run in self.queue if run.client == client]
         elif target == "current":
             runs = [self.queue.current] if self.queue.current is not None else []
         else:
             runs = [run for run in self.queue if run.id == target]
+        who = f"another client's request ({by})" if by else "another client's request"
         for run in runs:
-            run.cancel()
+            if run.client == client:
+                run.cancel()
+            else:
+                run.cancel(reason=protocol.EndReason.CANCELLED, detail=f"cancelled by {who}")
             if run is not self.queue.current:
                 self.queue.remove(run)  # it never started: end it here
                 await reject_queued(run, self._send)
@@ -280,40 +324,11 @@ class Server:
             protocol.PROTOCOL_VERSION,
             (current.describe(),) if current is not None else (),
             len(self.queue.waiting),
+            self.settings.liveness_s,
         )
 
-    # -- sending ---------------------------------------------------------------------
-
     async def _send(self, envelope: Sequence[bytes], message: protocol.Reply) -> bool:
-        """Send without ever blocking the server; False if the client is gone."""
-        socket = self._socket
-        if socket is None:
-            return False
-        frames = [*envelope, *protocol.encode(message)]
-        while True:
-            try:
-                await socket.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
-                return True
-            except zmq.Again:
-                if not isinstance(message, protocol.Output):
-                    log.warning(
-                        "client %s is not reading; dropped a %s reply",
-                        envelope[0].hex()[:16],
-                        type(message).__name__.lower(),
-                    )
-                    return False
-                await asyncio.sleep(OUTPUT_RETRY_S)  # output is never dropped: wait for room
-            except zmq.ZMQError as error:
-                if error.errno != errno.EHOSTUNREACH:
-                    raise
-                self._client_gone(envelope[0])
-                return False
-
-    def _client_gone(self, client: bytes) -> None:
-        for run in list(self.queue):
-            if run.client == client and not run.abandoned:
-                log.warning("run %s: client disconnected, cancelling", run.id)
-                self._abandon(run)
+        return await self.clients.send(envelope, message)
 
 
 def _split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
@@ -323,11 +338,15 @@ def _split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
     return frames[:1], frames[1:]
 
 
-async def serve_forever(settings: ServerSettings) -> None:
-    """Run a server until quit or SIGTERM/SIGINT."""
+async def serve_forever(
+    settings: ServerSettings, announce: Callable[[str], None] | None = None
+) -> None:
+    """Run a server until quit or SIGTERM/SIGINT; `announce` gets its one-line summary."""
     context = zmq.asyncio.Context()
     try:
         server = Server(settings, context)
+        if announce is not None:
+            server.announce = announce
         server.install_signal_handlers()
         with contextlib.suppress(asyncio.CancelledError):
             await server.serve()

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from toxbridge.process import leftovers
 from toxbridge.process.child import ChildProcess, StopPolicy
 from toxbridge.process.warm.supervisor import WarmTox
 from toxbridge.server.policy import DEFAULT_ALLOWED_ENV, build_env
@@ -43,6 +44,10 @@ class RunSettings:
     allowed_env: tuple[str, ...] = DEFAULT_ALLOWED_ENV
     tox_version: str | None = None
     warm: WarmTox | None = None  # None: exec tox per run (the cold path)
+    # what a run leaves running outside tox's group: killed (True) or only named (False);
+    # cancel kills it either way. Found only when this process is a child subreaper.
+    kill_leftovers: bool = True
+    strays: set[leftovers.Proc] = field(default_factory=set)  # left running on purpose
 
 
 def tox_argv(settings: RunSettings, request: protocol.Run) -> list[str]:
@@ -71,14 +76,20 @@ async def execute(run: ActiveRun, settings: RunSettings, send: Send) -> None:
     cancelled = run.cancel_requested.is_set()
     log.info("run %s exited %d (cancelled=%s) in %.2fs", run.id, code, cancelled, duration)
     if not run.abandoned:
-        await send(run.envelope, protocol.Exit(run.id, code, cancelled, round(duration, 4)))
+        exit_ = protocol.Exit(
+            run.id, code, cancelled, round(duration, 4), run.end_reason, run.end_detail
+        )
+        await send(run.envelope, exit_)
 
 
 async def _run_tox(run: ActiveRun, settings: RunSettings, send: Send) -> int:
+    before = leftovers.snapshot() if leftovers.is_subreaper() else None
     async with _start_tox(settings, run.request) as child:
         run.pid, run.started_at = child.pid, time.time()
         log.info("run %s started tox (pid %d): %s", run.id, child.pid, run.request.args)
-        started_msg = protocol.Started(run.id, child.pid, settings.root, settings.tox_version)
+        started_msg = protocol.Started(
+            run.id, child.pid, settings.root, settings.tox_version, run.liveness_s, run.window
+        )
         await send(run.envelope, started_msg)
         async with asyncio.TaskGroup() as tasks:
             exited = tasks.create_task(child.wait())
@@ -87,7 +98,38 @@ async def _run_tox(run: ActiveRun, settings: RunSettings, send: Send) -> int:
             code = await exited
             if not child.stopping:
                 canceller.cancel()
+    if before is not None:
+        await _end_leftovers(run, settings, before, send)
     return code
+
+
+async def _end_leftovers(
+    run: ActiveRun, settings: RunSettings, before: frozenset[leftovers.Proc], send: Send
+) -> None:
+    """Name, in one line on the run's stderr, what it left running; kill it if we should."""
+    workers = settings.warm.worker_pids() if settings.warm is not None else ()
+    # tox has been reaped: only the warm worker is a child asyncio still waits for
+    if reaped := leftovers.reap_adopted(exclude=workers):
+        log.info("run %s: reaped %d orphan(s) that exited during the run", run.id, reaped)
+    found = leftovers.find(before, exclude=workers)
+    if not found:
+        return
+    names = ", ".join(proc.describe() for proc in found)
+    count = f"{len(found)} process{'es' if len(found) > 1 else ''}"
+    if run.cancel_requested.is_set() or settings.kill_leftovers:
+        await leftovers.kill(found)
+        line = f"toxbridge: killed {count} the run left running outside tox's group: {names}"
+    else:
+        settings.strays.update(found)
+        line = (
+            f"toxbridge: the run left {count} running: {names} "
+            "(`toxbridge serve --kill-leftovers` ends them)"
+        )
+    log.warning("run %s: %s", run.id, line.removeprefix("toxbridge: "))
+    if await run.take_credit():
+        stderr = protocol.Output(run.id, protocol.Stream.STDERR, run.sent, f"{line}\n".encode())
+        await send(run.envelope, stderr)
+        run.sent += 1
 
 
 def _start_tox(
@@ -108,7 +150,6 @@ async def _stop_on_cancel(run: ActiveRun, child: ChildProcess, policy: StopPolic
 
 
 async def _relay(run: ActiveRun, child: ChildProcess, send: Send) -> None:
-    seq = 0
     while True:
         keep = await run.take_credit()
         chunk = await child.read(CHUNK_BYTES)
@@ -119,8 +160,8 @@ async def _relay(run: ActiveRun, child: ChildProcess, send: Send) -> None:
             chunk = child.top_up(chunk, CHUNK_BYTES)
         if keep:
             stream = protocol.Stream(chunk.pipe.value)
-            await send(run.envelope, protocol.Output(run.id, stream, seq, chunk.data))
-            seq += 1
+            await send(run.envelope, protocol.Output(run.id, stream, run.sent, chunk.data))
+            run.sent += 1
         # a child that never pauses must not starve pings and cancels
         await asyncio.sleep(0)
 
@@ -129,4 +170,7 @@ async def reject_queued(run: ActiveRun, send: Send) -> None:
     """End a run that was cancelled before it started."""
     run.cancel_requested.set()
     if not run.abandoned:
-        await send(run.envelope, protocol.Exit(run.id, CANCELLED_BEFORE_START, True, 0.0))
+        exit_ = protocol.Exit(
+            run.id, CANCELLED_BEFORE_START, True, 0.0, run.end_reason, run.end_detail
+        )
+        await send(run.envelope, exit_)

@@ -17,21 +17,34 @@ from toxbridge.wire import protocol
 
 log = logging.getLogger(__name__)
 
-MAX_CREDIT = 1024  # bounds what a misbehaving client can make us queue in the socket
+WINDOW = 64  # the most credit a run holds, whatever its client grants
 CANCEL_STALL_S = 2.0
 
 
 class ActiveRun:
     """A run from the moment it is accepted until its `exit` has been sent."""
 
-    def __init__(self, envelope: Sequence[bytes], request: protocol.Run) -> None:
+    def __init__(
+        self,
+        envelope: Sequence[bytes],
+        request: protocol.Run,
+        *,
+        window: int = WINDOW,
+        liveness_s: float | None = None,
+    ) -> None:
         self.envelope = tuple(envelope)
         self.request = request
         self.id = request.id
-        self.credit = min(request.credit, MAX_CREDIT)
+        self.window = window
+        self.liveness_s = liveness_s  # the server's, told to the client
+        self.credit = min(request.credit, window)
         self.cancel_requested = asyncio.Event()
         self.abandoned = False  # the client is gone: discard output instead of waiting
         self.discarding = False  # the client is there but takes no output (see take_credit)
+        self.paused = False  # the client stopped on purpose (^Z): no liveness while it lasts
+        self.end_reason: protocol.EndReason | None = None  # who ended it, when not its client
+        self.end_detail: str | None = None
+        self.sent = 0  # flow-controlled messages sent: the next one's seq
         self.pid: int | None = None
         self.started_at: float | None = None
         self._credit_granted = asyncio.Event()
@@ -41,13 +54,28 @@ class ActiveRun:
         return self.envelope[0]
 
     def grant(self, n: int) -> None:
-        self.credit = min(self.credit + n, MAX_CREDIT)
+        self.credit = min(self.credit + n, self.window)
         self._credit_granted.set()
 
-    def cancel(self, *, abandon: bool = False) -> None:
+    def cancel(
+        self,
+        *,
+        abandon: bool = False,
+        reason: protocol.EndReason | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Stop the run; `reason` and `detail` tell its client who did, when not itself."""
+        if not self.cancel_requested.is_set() and reason is not None:
+            self.end_reason, self.end_detail = reason, detail
         self.abandoned = self.abandoned or abandon
         self.cancel_requested.set()
         self._credit_granted.set()
+
+    async def wait_cancelled(self, seconds: float) -> None:
+        """Wait `seconds`, or less if the run is cancelled meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self.cancel_requested.wait()
 
     async def take_credit(self) -> bool:
         """Wait for credit for one output message; False means: discard it.
@@ -71,6 +99,12 @@ class ActiveRun:
         self.credit -= 1
         return True
 
+    @property
+    def state(self) -> str:
+        if self.paused:
+            return "paused"
+        return "running" if self.pid is not None else "queued"
+
     def describe(self) -> dict[str, object]:
         return {
             "id": self.id,
@@ -78,6 +112,9 @@ class ActiveRun:
             "pid": self.pid,
             "started": self.started_at,
             "client": self.client.hex()[:16],
+            "state": self.state,
+            "credit": self.credit,
+            "sent": self.sent,
         }
 
 
@@ -103,6 +140,9 @@ class RunQueue:
     def remove(self, run: ActiveRun) -> None:
         with contextlib.suppress(ValueError):
             self.waiting.remove(run)
+
+    def waiting_for(self, client: bytes) -> int:
+        return sum(run.client == client for run in self.waiting)
 
     def find(self, client: bytes, run_id: str) -> ActiveRun | None:
         return next((r for r in self if r.client == client and r.id == run_id), None)

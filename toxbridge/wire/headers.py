@@ -56,6 +56,21 @@ class HeaderFields:
             self.fail(f"field {name!r} must be finite")
         return float(value)
 
+    def optional_number(self, name: str) -> float | None:
+        """A finite, non-negative number, or None when the field is absent or null."""
+        if self.header.get(name) is None:
+            return None
+        value = self.number(name)
+        if value < 0:
+            self.fail(f"field {name!r} must not be negative")
+        return value
+
+    def optional_integer(self, name: str) -> int | None:
+        """A non-negative integer, or None when the field is absent or null."""
+        if self.header.get(name) is None:
+            return None
+        return self.integer(name)
+
     def string_list(self, name: str) -> tuple[str, ...]:
         value = self._get(name, list, _REQUIRED, "a list of strings")
         if not all(isinstance(item, str) for item in value):

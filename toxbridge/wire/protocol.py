@@ -1,4 +1,4 @@
-"""The wire protocol, version 1: message types and their encoding as ZMQ frames.
+"""The wire protocol, version 1: messages (`wire.messages`) and their encoding as ZMQ frames.
 
 Pure: no sockets, no asyncio, no zmq. `encode(message) -> list[bytes]` and
 `decode(frames) -> Message` are inverses; `decode` raises `ProtocolError` (and nothing
@@ -14,161 +14,75 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, TypeAlias
 
 from toxbridge.errors import ProtocolError
 from toxbridge.wire.headers import HeaderFields
+from toxbridge.wire.messages import (
+    FLOW_CONTROLLED,
+    Ack,
+    Alive,
+    Cancel,
+    Credit,
+    EndReason,
+    Error,
+    ErrorCode,
+    Exit,
+    FlowControlled,
+    Heartbeat,
+    Kind,
+    Message,
+    Output,
+    Pause,
+    Ping,
+    Pong,
+    Queued,
+    Quit,
+    Reply,
+    Request,
+    Resume,
+    Run,
+    Started,
+    Stream,
+)
+
+__all__ = [
+    "FLOW_CONTROLLED",
+    "MAGIC",
+    "MAX_HEADER_BYTES",
+    "PROTOCOL_VERSION",
+    "Ack",
+    "Alive",
+    "Cancel",
+    "Credit",
+    "EndReason",
+    "Error",
+    "ErrorCode",
+    "Exit",
+    "FlowControlled",
+    "Heartbeat",
+    "Kind",
+    "Message",
+    "Output",
+    "Pause",
+    "Ping",
+    "Pong",
+    "Queued",
+    "Quit",
+    "Reply",
+    "Request",
+    "Resume",
+    "Run",
+    "Started",
+    "Stream",
+    "decode",
+    "encode",
+    "error_reply",
+]
 
 PROTOCOL_VERSION = 1
 MAGIC = b"TB1"
 MAX_HEADER_BYTES = 256 * 1024
-
-
-class Kind(str, Enum):
-    # requests, client -> server
-    RUN = "run"
-    CANCEL = "cancel"
-    PING = "ping"
-    QUIT = "quit"
-    CREDIT = "credit"
-    HEARTBEAT = "heartbeat"
-    # replies, server -> client
-    QUEUED = "queued"
-    STARTED = "started"
-    OUTPUT = "output"
-    EXIT = "exit"
-    ACK = "ack"
-    PONG = "pong"
-    ALIVE = "alive"
-    ERROR = "error"
-
-
-class ErrorCode(str, Enum):
-    BAD_FRAME = "bad-frame"
-    BAD_JSON = "bad-json"
-    UNKNOWN_KIND = "unknown-kind"
-    BAD_ARGS = "bad-args"
-    TOO_LARGE = "too-large"
-    VERSION = "version"
-    BUSY = "busy"
-    UNKNOWN_RUN = "unknown-run"
-    INTERNAL = "internal"
-
-
-class Stream(str, Enum):
-    STDOUT = "stdout"
-    STDERR = "stderr"
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    """Run tox with `args`; `credit` output messages may be sent before more is granted."""
-
-    id: str
-    args: tuple[str, ...]
-    env: Mapping[str, str] = field(default_factory=dict)
-    color: bool = False
-    credit: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Cancel:
-    """Cancel runs: `target` None = the sender's, "current" = the running one, else a run id."""
-
-    id: str
-    target: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Ping:
-    id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Quit:
-    id: str
-    now: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Credit:
-    """Grant `n` more output messages for the run `id`; also proves the client is alive."""
-
-    id: str
-    n: int
-
-
-@dataclass(frozen=True, slots=True)
-class Heartbeat:
-    """The client of run `id` is alive; the server answers with `alive`."""
-
-    id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Queued:
-    id: str
-    position: int
-
-
-@dataclass(frozen=True, slots=True)
-class Started:
-    id: str
-    pid: int
-    cwd: str
-    tox_version: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    id: str
-    stream: Stream
-    seq: int
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Exit:
-    id: str
-    code: int
-    cancelled: bool
-    duration_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    id: str
-    cancelled: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Pong:
-    id: str
-    time: float
-    version: str
-    protocol: int
-    running: tuple[Mapping[str, Any], ...]
-    queued: int
-
-
-@dataclass(frozen=True, slots=True)
-class Alive:
-    id: str
-    state: str
-
-
-@dataclass(frozen=True, slots=True)
-class Error:
-    id: str | None
-    code: ErrorCode
-    message: str
-
-
-Request: TypeAlias = Run | Cancel | Ping | Quit | Credit | Heartbeat
-Reply: TypeAlias = Queued | Started | Output | Exit | Ack | Pong | Alive | Error
-Message: TypeAlias = Request | Reply
 
 
 def encode(message: Message) -> list[bytes]:
@@ -178,33 +92,41 @@ def encode(message: Message) -> list[bytes]:
     match message:
         case Run(args=args, env=env, color=color, credit=credit):
             header.update(args=list(args), env=dict(env), color=color, credit=credit)
-        case Cancel(target=target):
-            if target is not None:
-                header["target"] = target
+        case Cancel(target=target, by=by):
+            _put_optional(header, target=target, by=by)
         case Quit(now=now):
             header["now"] = now
         case Credit(n=n):
             header["n"] = n
-        case Queued(position=position):
+        case Queued(position=position, liveness_s=liveness_s):
             header["position"] = position
+            _put_optional(header, liveness_s=liveness_s)
         case Started(pid=pid, cwd=cwd, tox_version=tox_version):
             header.update(pid=pid, cwd=cwd, tox_version=tox_version)
+            _put_optional(header, liveness_s=message.liveness_s, window=message.window)
         case Output(stream=stream, seq=seq, data=data):
             header.update(stream=stream.value, seq=seq)
             payload.append(data)
-        case Exit(code=code, cancelled=cancelled, duration_s=duration_s):
+        case Exit(code=code, cancelled=cancelled, duration_s=duration_s, reason=reason):
             header.update(code=code, cancelled=cancelled, duration_s=duration_s)
+            _put_optional(header, reason=reason.value if reason else None, detail=message.detail)
         case Ack(cancelled=cancelled):
             header["cancelled"] = list(cancelled)
         case Pong(time=time, version=version, protocol=protocol, running=running, queued=queued):
             header.update(
                 time=time, version=version, protocol=protocol, running=list(running), queued=queued
             )
+            _put_optional(header, liveness_s=message.liveness_s)
         case Alive(state=state):
             header["state"] = state
         case Error(code=code, message=text):
             header.update(code=code.value, message=text)
     return [MAGIC, json.dumps(header, separators=(",", ":")).encode(), *payload]
+
+
+def _put_optional(header: dict[str, Any], **fields: Any) -> None:
+    """Optional fields go on the wire only when set, so older peers see what they know."""
+    header.update((name, value) for name, value in fields.items() if value is not None)
 
 
 def decode(frames: Sequence[bytes]) -> Message:
@@ -285,6 +207,16 @@ def _decode_stream(fields: HeaderFields) -> Stream:
         raise  # unreachable: fail() raised
 
 
+def _decode_reason(fields: HeaderFields) -> EndReason | None:
+    name = fields.optional_string("reason")
+    if name is None:
+        return None
+    try:
+        return EndReason(name)
+    except ValueError:
+        return None  # a newer server's reason: the detail still says it
+
+
 def _decode_error_code(fields: HeaderFields) -> ErrorCode:
     name = fields.string("code")
     try:
@@ -303,18 +235,30 @@ _DECODERS: dict[Kind, _Decoder] = {
         f.boolean("color", False),
         f.integer("credit", 0),
     ),
-    Kind.CANCEL: lambda f, i, p: Cancel(i, f.optional_string("target")),
+    Kind.CANCEL: lambda f, i, p: Cancel(i, f.optional_string("target"), _by(f)),
     Kind.PING: lambda f, i, p: Ping(i),
     Kind.QUIT: lambda f, i, p: Quit(i, f.boolean("now", False)),
     Kind.CREDIT: lambda f, i, p: Credit(i, f.integer("n", minimum=1)),
     Kind.HEARTBEAT: lambda f, i, p: Heartbeat(i),
-    Kind.QUEUED: lambda f, i, p: Queued(i, f.integer("position")),
+    Kind.PAUSE: lambda f, i, p: Pause(i),
+    Kind.RESUME: lambda f, i, p: Resume(i),
+    Kind.QUEUED: lambda f, i, p: Queued(i, f.integer("position"), f.optional_number("liveness_s")),
     Kind.STARTED: lambda f, i, p: Started(
-        i, f.integer("pid"), f.string("cwd"), f.optional_string("tox_version")
+        i,
+        f.integer("pid"),
+        f.string("cwd"),
+        f.optional_string("tox_version"),
+        f.optional_number("liveness_s"),
+        f.optional_integer("window"),
     ),
     Kind.OUTPUT: lambda f, i, p: Output(i, _decode_stream(f), f.integer("seq"), p[0]),
     Kind.EXIT: lambda f, i, p: Exit(
-        i, f.integer("code", minimum=-255), f.boolean("cancelled"), f.number("duration_s")
+        i,
+        f.integer("code", minimum=-255),
+        f.boolean("cancelled"),
+        f.number("duration_s"),
+        _decode_reason(f),
+        f.optional_string("detail"),
     ),
     Kind.ACK: lambda f, i, p: Ack(i, f.string_list("cancelled") if "cancelled" in f.header else ()),
     Kind.PONG: lambda f, i, p: Pong(
@@ -324,6 +268,7 @@ _DECODERS: dict[Kind, _Decoder] = {
         f.integer("protocol"),
         f.object_list("running"),
         f.integer("queued"),
+        f.optional_number("liveness_s"),
     ),
     Kind.ALIVE: lambda f, i, p: Alive(i, f.string("state")),
     Kind.ERROR: lambda f, i, p: Error(i or None, _decode_error_code(f), f.string("message")),
@@ -336,6 +281,8 @@ _KIND_OF: dict[type, Kind] = {
     Quit: Kind.QUIT,
     Credit: Kind.CREDIT,
     Heartbeat: Kind.HEARTBEAT,
+    Pause: Kind.PAUSE,
+    Resume: Kind.RESUME,
     Queued: Kind.QUEUED,
     Started: Kind.STARTED,
     Output: Kind.OUTPUT,
@@ -345,6 +292,16 @@ _KIND_OF: dict[type, Kind] = {
     Alive: Kind.ALIVE,
     Error: Kind.ERROR,
 }
+
+
+MAX_BY_CHARS = 200
+
+
+def _by(fields: HeaderFields) -> str | None:
+    by = fields.optional_string("by")
+    if by is not None and len(by) > MAX_BY_CHARS:
+        fields.fail(f"field 'by' is longer than {MAX_BY_CHARS} characters")
+    return by
 
 
 def error_reply(error: ProtocolError) -> Error:

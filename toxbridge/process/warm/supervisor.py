@@ -130,6 +130,10 @@ class WarmTox:
         async with ChildProcess.adopt(process, out_read, err_read, policy) as child:
             yield child
 
+    def worker_pids(self) -> tuple[int, ...]:
+        """The worker's pid, if one runs: the server's child, not a run's."""
+        return (self._worker.pid,) if self._worker is not None else ()
+
     async def _usable_worker(self, env: Mapping[str, str]) -> Worker | None:
         if startup_env(env) != startup_env(self.env):
             log.info("interpreter start-up variables differ from the warm worker's: cold run")

@@ -113,22 +113,26 @@ def become_tox(channel: socket.socket, request: dict[str, Any], fds: list[int]) 
     logging._startTime = time.time()  # type: ignore[attr-defined]  # private, stable since 2.x
 
 
-def die_with(server_pid: int) -> None:
-    """SIGKILL this worker when the server dies, even by SIGKILL (Linux)."""
+def die_with(parent_pid: int, sig: signal.Signals) -> None:
+    """Get `sig` when the parent dies, even by SIGKILL (Linux); exit if it is gone already."""
     import ctypes
 
     pr_set_pdeathsig = 1
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != server_pid:  # it died before the prctl
-        sys.exit(0)
+    libc.prctl(pr_set_pdeathsig, int(sig), 0, 0, 0)
+    if os.getppid() != parent_pid:  # it died before the prctl
+        os._exit(128 + int(sig))
 
 
 def main() -> None:
     channel = socket.socket(fileno=int(sys.argv[1]))
-    die_with(int(sys.argv[2]))
+    die_with(int(sys.argv[2]), signal.SIGKILL)
     preload()
+    worker = os.getpid()
     request, fds = serve(channel)
+    # tox, as on the cold path, learns that its parent (this worker, which dies with the
+    # server) died, and tears down as on ^C
+    die_with(worker, signal.SIGINT)
     become_tox(channel, request, fds)
     runpy.run_module("tox", run_name="__main__", alter_sys=True)
 
