@@ -45,10 +45,32 @@ PY39 = pyenv_python("3.9.18")
 PY313 = pyenv_python("3.13.0")
 
 
-def base_env() -> dict[str, str]:
+# Envs with a pytest and a Python of their own (not this interpreter's): they must not get
+# the suite's TOX_OVERRIDE (tests/conftest.py), which puts this interpreter's site-packages
+# on PYTHONPATH for envs that use them through system_site_packages.
+OWN_PYTEST = frozenset({"p7", "p8"})
+
+
+def selected_envs(args: Sequence[str]) -> list[str]:
+    """The envs that tox `args` name with `-e` (none: the default envs)."""
+    names = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "-e"]
+    return [name for value in names for name in value.split(",")] or ["<default>"]
+
+
+def suite_pythonpath() -> str | None:
+    """The PYTHONPATH a system-site-packages sample env has without the reporter: what the
+    suite's TOX_OVERRIDE gives it, if anything."""
+    override = os.environ.get("TOX_OVERRIDE", "")
+    prefix = "testenv.set_env+=PYTHONPATH="
+    return override[len(prefix) :] if override.startswith(prefix) else None
+
+
+def base_env(args: Sequence[str] = ()) -> dict[str, str]:
     """tox's environment in these tests: ours, without what would leak into the sample."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TOXBRIDGE_"))}
     env.pop("PYTHONPATH", None)
+    if set(selected_envs(args)) <= OWN_PYTEST:
+        env.pop("TOX_OVERRIDE", None)
     env["TOXBRIDGE_TEST_PY39"] = PY39 or "python3.9"
     env["TOXBRIDGE_TEST_PY313"] = PY313 or "python3.13"
     return env
@@ -82,7 +104,7 @@ async def run_tox(
 ) -> ToxRun:
     """`python -m tox ARGS` in `root`; with events, TOXBRIDGE_EVENTS is a fresh channel's
     (or `address`), and every record it received comes back with the output."""
-    tox_env = {**base_env(), **(env or {})}
+    tox_env = {**base_env(args), **(env or {})}
     if not events_on:
         return await _tox(root, args, tox_env)
     if address is not None:
@@ -134,7 +156,7 @@ def write_sample(root: Path) -> Path:
 def create_envs(root: Path, envs: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tox", "run", "-e", envs, "--notest"],
-        cwd=root, env=base_env(), capture_output=True, text=True, timeout=600,
+        cwd=root, env=base_env(("-e", envs)), capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"creating {envs} failed:\n{done.stdout}\n{done.stderr}")
@@ -159,7 +181,8 @@ def downloaded(sample: Path) -> Path:
     """The same project's envs with packages from PyPI: xdist, pytest 7 and 8."""
     if PY39 is None or PY313 is None:
         pytest.skip("pyenv's Python 3.9.18 and 3.13.0 are needed (see EDITOR-TESTING.md)")
-    create_envs(sample, "xdist,p7,p8")
+    create_envs(sample, "xdist")
+    create_envs(sample, "p7,p8")
     return sample
 
 

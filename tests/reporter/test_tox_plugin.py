@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.reporter.conftest import ToxRun, run_tox
+from tests.reporter.conftest import ToxRun, run_tox, suite_pythonpath
 from toxbridge.reporter import events
 from toxbridge.reporter.tox_plugin import MODULE, appended, runs_pytest
 
@@ -113,7 +113,7 @@ async def test_without_the_variable_nothing_is_added(sample: Path, tmp_path: Pat
     assert MODULE not in seen["plugins"]
     run = await run_tox(sample, "-e", "py", "--", "showenv", events_on=False, env=env)
     seen = seen_by(run, out)
-    assert (seen["PYTHONPATH"], seen["PYTEST_PLUGINS"]) == (None, None)
+    assert (seen["PYTHONPATH"], seen["PYTEST_PLUGINS"]) == (suite_pythonpath(), None)
     assert MODULE not in seen["plugins"]
 
 
@@ -123,7 +123,7 @@ async def test_an_env_that_does_not_run_pytest_is_untouched(sample: Path, tmp_pa
     assert run.code == 0, run.stdout
     environ = seen_by(run, out)
     assert [name for name in environ if name.startswith(("PYTEST", "TOXBRIDGE_E"))] == []
-    assert "PYTHONPATH" not in environ
+    assert environ.get("PYTHONPATH") == suite_pythonpath()
     assert run.records == []
 
 
