@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.reporter.conftest import ToxRun, create_envs, run_tox
+from toxbridge.lsp.testing.lenses import RUN_FILE, RUN_TESTS, LastResult, Lens, file_lenses
 from toxbridge.lsp.testing.scan import scan_source
 from toxbridge.lsp.testing.tree import (
     CollectedItem,
@@ -181,3 +182,27 @@ def test_selections_shrink_to_the_outermost_and_become_absolute_container_args()
         "/src/c.py",
     ]
     assert pytest_args([""], "/src") == []
+
+
+def test_lenses_sit_on_each_test_and_class_and_show_the_last_result(
+    collected: tuple[Path, ToxRun],
+) -> None:
+    root, _ = collected
+    source = (root / "tests/test_top.py").read_text()
+    tests = scan_source(source, "tests/test_top.py")
+    results = {"tests/test_top.py::test_plain": LastResult("failed", 0.125)}
+    lenses = file_lenses("file:///w/tests/test_top.py", "py", tests, results)
+    lines = source.splitlines()
+    assert lenses[0] == Lens(
+        0, "▶ Run tests in file", RUN_FILE, ({"uri": "file:///w/tests/test_top.py", "env": "py"},)
+    )
+    for lens in lenses[1:]:
+        assert lines[lens.line].lstrip().startswith(("def test", "class Test"))
+        assert lens.command == RUN_TESTS
+    plain = [
+        lens
+        for lens in lenses
+        if lens.arguments[0].get("ids") == ["py|tests/test_top.py::test_plain"]
+    ]
+    assert [lens.title for lens in plain] == ["▶ Run test", "✗ failed 0.12 s"]
+    assert [lens.title for lens in lenses].count("▶ Run tests") == 2  # two classes
