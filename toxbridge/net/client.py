@@ -167,9 +167,10 @@ class Client:
         env: Mapping[str, str] | None = None,
         color: bool = False,
         run_id: str | None = None,
+        tty: protocol.Tty | None = None,
     ) -> RemoteRun:
         request = protocol.Run(
-            run_id or self.new_id(), tuple(args), dict(env or {}), color, self.credit_window
+            run_id or self.new_id(), tuple(args), dict(env or {}), color, self.credit_window, tty
         )
         return RemoteRun(self, request)
 

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -73,6 +73,9 @@ class RemoteRun:
         self._pause_noted = asyncio.Event()
         self._answered = False
         self._sent_at = self._resumed_at = time.monotonic()
+        # a tty run's input the server refused (`busy`, `too-large`): told, not fatal
+        self._accepted = False
+        self.on_input_refused: Callable[[protocol.Error], None] = lambda error: None
 
     async def __aenter__(self) -> RemoteRun:
         try:
@@ -140,6 +143,17 @@ class RemoteRun:
         self._client.try_send(protocol.Resume(self.id))
         self._retimed.set()
 
+    # -- the terminal of a tty run (never waits, like credit) ---------------------------
+
+    def send_input(self, data: bytes) -> bool:
+        return self._client.try_send(protocol.Stdin(self.id, data))
+
+    def resize(self, rows: int, cols: int) -> bool:
+        return self._client.try_send(protocol.Resize(self.id, rows, cols))
+
+    def signal(self, name: protocol.TerminalSignal) -> bool:
+        return self._client.try_send(protocol.Signal(self.id, name))
+
     # -- receiving -------------------------------------------------------------------------
 
     def _deliver(self, reply: protocol.Reply) -> None:
@@ -148,6 +162,13 @@ class RemoteRun:
             case protocol.Alive(state=state):
                 if state == "paused":
                     self._pause_noted.set()
+            case protocol.Error(code=protocol.ErrorCode.BUSY | protocol.ErrorCode.TOO_LARGE) if (
+                self.request.tty is not None and self._accepted
+            ):
+                self.on_input_refused(reply)
+            case protocol.Queued() | protocol.Started():
+                self._accepted = True  # a `busy` from now on is about input
+                self._events.put_nowait(reply)
             case protocol.Error(code=protocol.ErrorCode.UNKNOWN_KIND):
                 # an older server that knows no pause/resume: it will not keep the run
                 log.info("the server does not know pause/resume: %s", reply.message)

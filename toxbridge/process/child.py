@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -121,11 +122,15 @@ class ChildProcess:
     @classmethod
     @contextlib.asynccontextmanager
     async def adopt(
-        cls, process: Process, stdout: int, stderr: int, policy: StopPolicy | None = None
+        cls, process: Process, stdout: int, stderr: int | None, policy: StopPolicy | None = None
     ) -> AsyncIterator[ChildProcess]:
         """Take charge of a process someone else started in its own session, with the read
-        ends of its output pipes (from `output_pipe`); the same guarantees as `start`."""
-        child = cls(process, {stdout: Pipe.STDOUT, stderr: Pipe.STDERR})
+        ends of its output pipes (from `output_pipe`; a pty's master and no stderr for a
+        terminal); the same guarantees as `start`."""
+        pipes = (
+            {stdout: Pipe.STDOUT} if stderr is None else {stdout: Pipe.STDOUT, stderr: Pipe.STDERR}
+        )
+        child = cls(process, pipes)
         try:
             yield child
         finally:
@@ -141,7 +146,7 @@ class ChildProcess:
         while self._pipes:
             for fd in list(self._order):
                 try:
-                    data = os.read(fd, self._allowed(fd, max_bytes))
+                    data = _read(fd, self._allowed(fd, max_bytes))
                 except BlockingIOError:
                     continue
                 # rotate so a chatty stdout cannot starve stderr
@@ -183,7 +188,7 @@ class ChildProcess:
         size = len(chunk.data)
         while fd is not None and fd in self._pipes and size < max_bytes:
             try:
-                data = os.read(fd, self._allowed(fd, max_bytes - size))
+                data = _read(fd, self._allowed(fd, max_bytes - size))
             except BlockingIOError:
                 break
             if not data:  # end of file: the next `read` sees it again and closes the pipe
@@ -276,6 +281,16 @@ def output_pipe() -> tuple[int, int]:
     with contextlib.suppress(OSError):  # the size is an optimisation; the default still works
         fcntl.fcntl(read_end, _F_SETPIPE_SZ, PIPE_CAPACITY)
     return read_end, write_end
+
+
+def _read(fd: int, max_bytes: int) -> bytes:
+    """A read; a pty's master answers EIO, not end of file, once its terminal is closed."""
+    try:
+        return os.read(fd, max_bytes)
+    except OSError as error:
+        if error.errno == errno.EIO:
+            return b""
+        raise
 
 
 def _unread_bytes(fd: int) -> int:

@@ -32,6 +32,7 @@ from toxbridge.server.clients import SEND_HWM, Clients
 from toxbridge.server.execute import RunSettings, execute, reject_queued
 from toxbridge.server.policy import check_request
 from toxbridge.server.queue import WINDOW, ActiveRun, RunQueue
+from toxbridge.server.terminal import terminal_request
 from toxbridge.wire import protocol
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,7 @@ class Server:
 
     async def _dispatch(self, envelope: Sequence[bytes], message: protocol.Request) -> None:
         client = envelope[0]
-        if not isinstance(message, protocol.Credit | protocol.Heartbeat):
+        if not isinstance(message, protocol.Credit | protocol.Heartbeat | protocol.Stdin):
             log.info("%s %s from %s", type(message).__name__.lower(), message.id, client.hex()[:16])
         match message:
             case protocol.Run():
@@ -255,6 +256,8 @@ class Server:
             case protocol.Quit(now=now):
                 await self._send(envelope, protocol.Ack(message.id))
                 self.stop(now=now, detail="`toxbridge quit --now` stopped the server")
+            case protocol.Stdin() | protocol.Resize() | protocol.Signal():
+                terminal_request(self._own_run(client, message.id), message)
 
     def _own_run(self, client: bytes, run_id: str) -> ActiveRun:
         """The client's active run `run_id`; `unknown-run` tells it the server restarted."""

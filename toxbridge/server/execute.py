@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from toxbridge.process import leftovers
 from toxbridge.process.child import ChildProcess, StopPolicy
+from toxbridge.process.pty import start_child
 from toxbridge.process.warm.supervisor import WarmTox
 from toxbridge.server.policy import DEFAULT_ALLOWED_ENV, build_env
 from toxbridge.server.queue import ActiveRun
@@ -84,8 +85,21 @@ async def execute(run: ActiveRun, settings: RunSettings, send: Send) -> None:
 
 async def _run_tox(run: ActiveRun, settings: RunSettings, send: Send) -> int:
     before = leftovers.snapshot() if leftovers.is_subreaper() else None
-    async with _start_tox(settings, run.request) as child:
+    try:
+        code = await _run_started(run, settings, send)
+    finally:
+        if run.terminal is not None:
+            run.terminal.close()
+    if before is not None:
+        await _end_leftovers(run, settings, before, send)
+    return code
+
+
+async def _run_started(run: ActiveRun, settings: RunSettings, send: Send) -> int:
+    async with _start_tox(settings, run) as child:
         run.pid, run.started_at = child.pid, time.time()
+        if run.terminal is not None:
+            run.terminal.started(child.pid)
         log.info("run %s started tox (pid %d): %s", run.id, child.pid, run.request.args)
         started_msg = protocol.Started(
             run.id, child.pid, settings.root, settings.tox_version, run.liveness_s, run.window
@@ -98,8 +112,6 @@ async def _run_tox(run: ActiveRun, settings: RunSettings, send: Send) -> int:
             code = await exited
             if not child.stopping:
                 canceller.cancel()
-    if before is not None:
-        await _end_leftovers(run, settings, before, send)
     return code
 
 
@@ -133,19 +145,24 @@ async def _end_leftovers(
 
 
 def _start_tox(
-    settings: RunSettings, request: protocol.Run
+    settings: RunSettings, run: ActiveRun
 ) -> contextlib.AbstractAsyncContextManager[ChildProcess]:
-    argv = tox_argv(settings, request)
-    env = build_env(request, settings.allowed_env)
+    argv = tox_argv(settings, run.request)
+    env = build_env(run.request, settings.allowed_env)
+    if run.terminal is not None:
+        run.terminal.adjust_env(env)
+    pty = run.terminal.open() if run.terminal is not None else None
     if settings.warm is not None:
         args = argv[len(settings.tox_command) :]
-        return settings.warm.start(args, env=env, policy=settings.stop_policy)
-    return ChildProcess.start(argv, cwd=settings.root, env=env, policy=settings.stop_policy)
+        return settings.warm.start(args, env=env, policy=settings.stop_policy, pty=pty)
+    return start_child(argv, cwd=settings.root, env=env, policy=settings.stop_policy, pty=pty)
 
 
 async def _stop_on_cancel(run: ActiveRun, child: ChildProcess, policy: StopPolicy) -> None:
     await run.cancel_requested.wait()
     log.info("run %s: stopping process group %d", run.id, child.pid)
+    if run.terminal is not None:
+        run.terminal.continue_stopped()
     await child.stop(policy)
 
 

@@ -13,6 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Iterator, Sequence
 
+from toxbridge.server.terminal import RunTerminal
 from toxbridge.wire import protocol
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class ActiveRun:
         self.pid: int | None = None
         self.started_at: float | None = None
         self._credit_granted = asyncio.Event()
+        # a tty run's terminal (`server.terminal`); None: pipes
+        self.terminal = RunTerminal(self.id, request.tty) if request.tty is not None else None
 
     @property
     def client(self) -> bytes:

@@ -30,6 +30,10 @@ class Kind(str, Enum):
     PONG = "pong"
     ALIVE = "alive"
     ERROR = "error"
+    # terminal requests (a run with `tty`), client -> server
+    STDIN = "stdin"
+    RESIZE = "resize"
+    SIGNAL = "signal"
 
 
 class ErrorCode(str, Enum):
@@ -50,14 +54,27 @@ class Stream(str, Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Tty:
+    """A terminal of `rows` x `cols` for tox (stdin, stdout and stderr), `term` its TERM."""
+
+    rows: int
+    cols: int
+    term: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Run:
-    """Run tox with `args`; `credit` output messages may be sent before more is granted."""
+    """Run tox with `args`; `credit` output messages may be sent before more is granted.
+
+    With `tty`, tox runs on a pseudo-terminal: all its output is `stdout`, and the
+    client may send `stdin`, `resize` and `signal`. Without, pipes and no stdin."""
 
     id: str
     args: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     color: bool = False
     credit: int = 0
+    tty: Tty | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +211,46 @@ class Error:
     message: str
 
 
-Request: TypeAlias = Run | Cancel | Ping | Quit | Credit | Heartbeat | Pause | Resume
+class TerminalSignal(str, Enum):
+    """What a `signal` request may deliver to a tty run (see `server.terminal`)."""
+
+    SIGINT = "SIGINT"  # ^C: the program tox runs (pytest, pdb), or tox when it runs none
+    SIGQUIT = "SIGQUIT"  # ^\\: the terminal's foreground process group
+    SIGTSTP = "SIGTSTP"  # ^Z: stop everything in tox's session
+    SIGCONT = "SIGCONT"  # `fg`: continue it
+
+
+MAX_STDIN_BYTES = 64 * 1024  # one `stdin` message; more is `too-large`
+
+
+@dataclass(frozen=True, slots=True)
+class Stdin:
+    """Bytes typed into the terminal of tty run `id` (one payload frame)."""
+
+    id: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Resize:
+    """The terminal of tty run `id` is now `rows` x `cols` (the remote gets SIGWINCH)."""
+
+    id: str
+    rows: int
+    cols: int
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """Deliver `name` to tty run `id` as its terminal would."""
+
+    id: str
+    name: TerminalSignal
+
+
+Request: TypeAlias = (
+    Run | Cancel | Ping | Quit | Credit | Heartbeat | Pause | Resume | Stdin | Resize | Signal
+)
 Reply: TypeAlias = Queued | Started | Output | Exit | Ack | Pong | Alive | Error
 Message: TypeAlias = Request | Reply
 # Messages that travel only against credit and are numbered by `seq`; `credit` counts them.

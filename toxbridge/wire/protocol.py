@@ -40,11 +40,17 @@ from toxbridge.wire.messages import (
     Quit,
     Reply,
     Request,
+    Resize,
     Resume,
     Run,
+    Signal,
     Started,
+    Stdin,
     Stream,
+    TerminalSignal,
+    Tty,
 )
+from toxbridge.wire.terminal import decode_signal, decode_stdin, decode_tty, side
 
 __all__ = [
     "FLOW_CONTROLLED",
@@ -71,10 +77,15 @@ __all__ = [
     "Quit",
     "Reply",
     "Request",
+    "Resize",
     "Resume",
     "Run",
+    "Signal",
     "Started",
+    "Stdin",
     "Stream",
+    "TerminalSignal",
+    "Tty",
     "decode",
     "encode",
     "error_reply",
@@ -92,6 +103,10 @@ def encode(message: Message) -> list[bytes]:
     match message:
         case Run(args=args, env=env, color=color, credit=credit):
             header.update(args=list(args), env=dict(env), color=color, credit=credit)
+            if message.tty is not None:
+                tty = {"rows": message.tty.rows, "cols": message.tty.cols}
+                _put_optional(tty, term=message.tty.term)
+                header["tty"] = tty
         case Cancel(target=target, by=by):
             _put_optional(header, target=target, by=by)
         case Quit(now=now):
@@ -121,6 +136,12 @@ def encode(message: Message) -> list[bytes]:
             header["state"] = state
         case Error(code=code, message=text):
             header.update(code=code.value, message=text)
+        case Stdin(data=data):
+            payload.append(data)
+        case Resize(rows=rows, cols=cols):
+            header.update(rows=rows, cols=cols)
+        case Signal(name=name):
+            header["name"] = name.value
     return [MAGIC, json.dumps(header, separators=(",", ":")).encode(), *payload]
 
 
@@ -161,9 +182,9 @@ def decode(frames: Sequence[bytes]) -> Message:
         ) from None
     fields = HeaderFields(header, request_id)
     payload = [bytes(frame) for frame in frames[2:]]
-    if kind is Kind.OUTPUT:
+    if kind in _WITH_PAYLOAD:
         if len(payload) != 1:
-            fields.fail(f"output needs exactly one payload frame, got {len(payload)}")
+            fields.fail(f"{kind.value} needs exactly one payload frame, got {len(payload)}")
     elif payload:
         fields.fail(f"{kind.value} takes no payload frames, got {len(payload)}")
     return _DECODERS[kind](fields, request_id, payload)
@@ -225,6 +246,7 @@ def _decode_error_code(fields: HeaderFields) -> ErrorCode:
         return ErrorCode.INTERNAL
 
 
+_WITH_PAYLOAD = frozenset((Kind.OUTPUT, Kind.STDIN))
 _Decoder: TypeAlias = Callable[[HeaderFields, str, list[bytes]], Message]
 
 _DECODERS: dict[Kind, _Decoder] = {
@@ -234,6 +256,7 @@ _DECODERS: dict[Kind, _Decoder] = {
         f.string_map("env"),
         f.boolean("color", False),
         f.integer("credit", 0),
+        decode_tty(f),
     ),
     Kind.CANCEL: lambda f, i, p: Cancel(i, f.optional_string("target"), _by(f)),
     Kind.PING: lambda f, i, p: Ping(i),
@@ -272,6 +295,9 @@ _DECODERS: dict[Kind, _Decoder] = {
     ),
     Kind.ALIVE: lambda f, i, p: Alive(i, f.string("state")),
     Kind.ERROR: lambda f, i, p: Error(i or None, _decode_error_code(f), f.string("message")),
+    Kind.STDIN: decode_stdin,
+    Kind.RESIZE: lambda f, i, p: Resize(i, side(f, "rows"), side(f, "cols")),
+    Kind.SIGNAL: lambda f, i, p: Signal(i, decode_signal(f)),
 }
 
 _KIND_OF: dict[type, Kind] = {
@@ -291,6 +317,9 @@ _KIND_OF: dict[type, Kind] = {
     Pong: Kind.PONG,
     Alive: Kind.ALIVE,
     Error: Kind.ERROR,
+    Stdin: Kind.STDIN,
+    Resize: Kind.RESIZE,
+    Signal: Kind.SIGNAL,
 }
 
 

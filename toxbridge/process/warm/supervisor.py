@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toxbridge.process.child import ChildProcess, StopPolicy, output_pipe
+from toxbridge.process.pty import Pty, start_child
 
 log = logging.getLogger(__name__)
 
@@ -104,30 +105,43 @@ class WarmTox:
         *,
         env: Mapping[str, str],
         policy: StopPolicy | None = None,
+        pty: Pty | None = None,
     ) -> AsyncIterator[ChildProcess]:
-        """Run tox with `args` in the root, warm when possible; the cold path's guarantees."""
+        """Run tox with `args` in the root, warm when possible; the cold path's guarantees.
+        With `pty`, tox's stdin, stdout and stderr are its slave (see `process.pty`)."""
         worker = await self._usable_worker(env)
-        out_read, out_write = output_pipe()
-        err_read, err_write = output_pipe()
+        writes: tuple[int, ...]
+        if pty is None:
+            out_read, out_write = output_pipe()
+            err_read, err_write = output_pipe()
+            reads, writes = [out_read, err_read], (out_write, err_write)
+        else:
+            assert pty.slave is not None  # noqa: S101 (a fresh pty)
+            reads, writes = [os.dup(pty.master)], (pty.slave,)
         process: WarmProcess | None = None
         try:
             if worker is not None:
-                process = await worker.fork(args, self.root, env, (out_write, err_write))
+                process = await worker.fork(args, self.root, env, writes)
         except WorkerLost as error:
             log.warning("warm tox worker lost (%s): this run is cold", error)
         finally:
-            os.close(out_write)
-            os.close(err_write)
+            if pty is None:
+                for fd in writes:
+                    os.close(fd)
+            elif process is not None:
+                pty.close_slave()
             if process is None:
-                os.close(out_read)
-                os.close(err_read)
+                for fd in reads:
+                    os.close(fd)
         if process is None:
-            async with ChildProcess.start(
-                [*self.command, *args], cwd=self.root, env=env, policy=policy
+            command = [*self.command, *args]
+            async with start_child(
+                command, cwd=self.root, env=env, policy=policy, pty=pty
             ) as child:
                 yield child
             return
-        async with ChildProcess.adopt(process, out_read, err_read, policy) as child:
+        stderr = reads[1] if len(reads) > 1 else None
+        async with ChildProcess.adopt(process, reads[0], stderr, policy) as child:
             yield child
 
     def worker_pids(self) -> tuple[int, ...]:
@@ -229,10 +243,12 @@ class Worker:
         return self.process.returncode is None and not self._lost
 
     async def fork(
-        self, args: Sequence[str], cwd: str, env: Mapping[str, str], fds: tuple[int, int]
+        self, args: Sequence[str], cwd: str, env: Mapping[str, str], fds: tuple[int, ...]
     ) -> WarmProcess:
-        """Hand a run to the worker. WorkerLost: nothing started, the run may go cold."""
-        request = json.dumps({"args": list(args), "env": dict(env), "cwd": cwd}).encode()
+        """Hand a run to the worker: `fds` are tox's stdout and stderr, or one terminal.
+        WorkerLost: nothing started, the run may go cold."""
+        fields = {"args": list(args), "env": dict(env), "cwd": cwd, "tty": len(fds) == 1}
+        request = json.dumps(fields).encode()
         try:
             socket.send_fds(self.channel, [request], list(fds))
         except OSError as error:  # dead worker, or a request too large for one packet

@@ -7,7 +7,9 @@ encoding, seekability), `sys.path` and signal dispositions. FD is a SOCK_SEQPACK
 socket to the server carrying JSON messages:
 
     worker → server  {"ready": true, "pid": n}                  once tox is imported
-    server → worker  {"args": [...], "env": {...}, "cwd": str}  + 2 fds: tox's stdout, stderr
+    server → worker  {"args": [...], "env": {...}, "cwd": str, "tty": false}
+                                                             + 2 fds: tox's stdout, stderr
+                     ... "tty": true} + 1 fd: a pty's slave, tox's controlling terminal
     worker → server  {"pid": n}                                 the child is a session leader
     worker → server  {"status": n}                              os.waitstatus_to_exitcode
 
@@ -97,11 +99,14 @@ def serve(channel: socket.socket) -> tuple[dict[str, Any], list[int]]:
 def become_tox(channel: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
     """In the child: stdio, environment and directory as a cold `python -m tox` has them."""
     channel.close()
-    stdout, stderr = fds
-    null = os.open(os.devnull, os.O_RDONLY)
-    for fd, target in ((null, 0), (stdout, 1), (stderr, 2)):
-        os.dup2(fd, target)
-        os.close(fd)
+    if request.get("tty"):
+        become_terminal_user(fds[0])
+    else:
+        stdout, stderr = fds
+        null = os.open(os.devnull, os.O_RDONLY)
+        for fd, target in ((null, 0), (stdout, 1), (stderr, 2)):
+            os.dup2(fd, target)
+            os.close(fd)
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -111,6 +116,19 @@ def become_tox(channel: socket.socket, request: dict[str, Any], fds: list[int]) 
     importlib.invalidate_caches()
     # log records' relativeCreated (tox -vv prints it) counts from logging's import
     logging._startTime = time.time()  # type: ignore[attr-defined]  # private, stable since 2.x
+
+
+def become_terminal_user(terminal: int) -> None:
+    """The pty's slave as stdin, stdout, stderr and controlling terminal (we lead a new
+    session), and stdout line-buffered, as a fresh interpreter makes it on a terminal."""
+    import fcntl
+    import termios
+
+    fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
+    for target in (0, 1, 2):
+        os.dup2(terminal, target)
+    os.close(terminal)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # a TextIOWrapper
 
 
 def die_with(parent_pid: int, sig: signal.Signals) -> None:
