@@ -8,6 +8,8 @@
 - First SIGINT: ask the server to cancel, and keep relaying until the run's real exit.
   Second SIGINT: give up at once with 130.
 - SIGTSTP (^Z): tell the server the run is paused, stop; on SIGCONT say we are back.
+- tty mode (`cli.terminal`): the remote tox has a terminal, ours is raw and forwarded;
+  ^C is a key for the remote program, two ^C within a second leave at once.
 - A run someone else ended (another client's cancel, `quit --now`, a server limit)
   ends with one line on stderr that says who or what.
 - A connection lost mid-run: what arrived before is written first, then the error.
@@ -22,6 +24,7 @@ import os
 import signal
 from collections.abc import Sequence
 
+from toxbridge.cli.terminal import Terminal, say, tty_request
 from toxbridge.cli.writer import OutputWriter
 from toxbridge.errors import ToxbridgeError
 from toxbridge.net.client import Client
@@ -33,10 +36,23 @@ INTERRUPTED = 130
 CANCEL_ACK_S = 2.0  # how long we wait for the server to confirm a cancel before we leave
 
 
-async def relay(client: Client, tox_args: Sequence[str], color: bool, env: dict[str, str]) -> int:
+async def relay(
+    client: Client, tox_args: Sequence[str], color: bool, env: dict[str, str], tty: bool = False
+) -> int:
     """Run tox remotely, copy its output to ours, return its exit code."""
-    async with OutputWriter() as out, client.run(tox_args, env=env, color=color) as remote:
-        return await _Relay(client, remote, out).run()
+    request_tty = tty_request() if tty else None
+    async with (
+        OutputWriter() as out,
+        client.run(tox_args, env=env, color=color, tty=request_tty) as remote,
+    ):
+        relaying = _Relay(client, remote, out)
+        if not tty:
+            return await relaying.run()
+        remote.on_input_refused = lambda error: relaying.say(f"input dropped: {error.message}")
+        terminal = Terminal(remote, suspend=relaying.on_sigtstp, leave=relaying.leave)
+        async with terminal:
+            relaying.terminal = terminal
+            return await relaying.run()
 
 
 class _Relay:
@@ -47,11 +63,13 @@ class _Relay:
         self.interrupts = 0
         self.stopping: asyncio.Task[None] | None = None
         self.main = asyncio.current_task()
+        self.terminal: Terminal | None = None
+        self.leaving: int | None = None  # the exit code we leave with, at once
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, self._on_sigint)
-        loop.add_signal_handler(signal.SIGTSTP, self._on_sigtstp)
+        loop.add_signal_handler(signal.SIGTSTP, self.on_sigtstp)
         consume = asyncio.create_task(self._consume())
         left = asyncio.create_task(self.out.wait_left())
         try:
@@ -60,7 +78,7 @@ class _Relay:
                 return await self._reader_left(left.result())
             return consume.result()
         except asyncio.CancelledError:  # the second ^C
-            return INTERRUPTED
+            return INTERRUPTED if self.leaving is None else self.leaving
         finally:
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTSTP)
@@ -79,10 +97,10 @@ class _Relay:
                     case protocol.Output(data=data):
                         await self.out.write(2, data)
                     case protocol.Queued(position=position):
-                        self._say(f"queued, {position} run(s) ahead")
+                        self.say(f"queued, {position} run(s) ahead")
                     case protocol.Exit(code=code, reason=reason, detail=detail):
                         if reason is not None or detail:
-                            self._say(detail or f"the run was ended ({reason})")
+                            self.say(detail or f"the run was ended ({reason})")
                         await self.out.drain()
                         return code
         except ToxbridgeError:
@@ -100,8 +118,19 @@ class _Relay:
         where = "stdout" if self.out.left_fd == 1 else "stderr"
         raise ToxbridgeError(f"cannot write to {where} ({error}); cancelled the remote run")
 
-    def _say(self, line: str) -> None:
-        self.out.write_nowait(2, f"toxbridge: {line}\n".encode())
+    def say(self, line: str) -> None:
+        self.out.write_nowait(2, say(line, raw=self.terminal is not None and self.terminal.raw))
+
+    def leave(self, code: int) -> None:
+        """tty mode's way out at once (two ^C, SIGTERM): cancel the remote run, exit `code`."""
+        if self.leaving is not None:
+            return
+        self.leaving = code
+        why = "two ^C" if code == INTERRUPTED else f"{signal.Signals(code - 128).name}"
+        self.say(f"{why}: cancelled the remote run")
+        self.client.send_nowait(protocol.Cancel(self.client.new_id(), self.remote.id))
+        if self.main is not None:
+            self.main.cancel()
 
     def _on_sigint(self) -> None:
         self.interrupts += 1
@@ -113,13 +142,16 @@ class _Relay:
         elif self.main is not None:
             self.main.cancel()
 
-    def _on_sigtstp(self) -> None:
+    def on_sigtstp(self) -> None:
         if self.stopping is None or self.stopping.done():
             self.stopping = asyncio.create_task(self._stop_self())
 
     async def _stop_self(self) -> None:
         """^Z: the server keeps the run while we are stopped; then we carry on."""
+        if self.terminal is not None:
+            self.terminal.stopping()  # our terminal restored, the remote session stopped
         await self.remote.pause()
-        # a terminal in raw mode (a later pty mode) is restored here, before stopping
         os.kill(os.getpid(), signal.SIGSTOP)  # returns once we are continued (SIGCONT)
+        if self.terminal is not None:
+            self.terminal.continued()
         self.remote.resume()

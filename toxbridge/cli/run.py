@@ -29,11 +29,18 @@ def run(args: argparse.Namespace) -> int:
 async def _main(args: argparse.Namespace) -> int:
     from toxbridge.cli.connect import connection, open_client
     from toxbridge.cli.run_args import request_env
+    from toxbridge.cli.terminal import choose, notice
 
     settings = connection(args)
-    color = args.color == "yes" or (args.color == "auto" and os.isatty(1))
-    columns = shutil.get_terminal_size().columns if os.isatty(1) else None
+    tty = choose(args)
+    if tty.notice:
+        notice(tty.notice)
+    # on a terminal, tox and pytest colour and size themselves, as they do locally
+    color = args.color == "yes" or (args.color == "auto" and os.isatty(1) and not tty.tty)
+    columns = shutil.get_terminal_size().columns if os.isatty(1) and not tty.tty else None
     env = request_env(args, settings.project, columns=columns)
+    if tty.tty and args.color == "no":
+        env.setdefault("NO_COLOR", "1")
     async with contextlib.AsyncExitStack() as stack:
         if args.local:
             endpoint = await stack.enter_async_context(local_server(os.getcwd()))
@@ -46,15 +53,17 @@ async def _main(args: argparse.Namespace) -> int:
             )
         client = open_client(settings, liveness_s=args.liveness, name="toxbridge run")
         async with client:
-            return await relay(client, args.tox_args, color, env)
+            return await relay(client, args.tox_args, color, env, tty.tty)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def relay(client: Client, tox_args: Sequence[str], color: bool, env: dict[str, str]) -> int:
+async def relay(
+    client: Client, tox_args: Sequence[str], color: bool, env: dict[str, str], tty: bool = False
+) -> int:
     """Run tox remotely, copy its output to ours, return its exit code (see cli.relay)."""
     from toxbridge.cli.relay import relay as relay_run
 
-    return await relay_run(client, tox_args, color, env)
+    return await relay_run(client, tox_args, color, env, tty)
 
 
 @contextlib.asynccontextmanager

@@ -22,7 +22,7 @@ _WITH_VALUE = frozenset(
     ("--host", "--port", "--endpoint", "--keys", "--timeout", "--liveness", "--env", "--log-level")
 )
 _OPTIONAL_VALUE = {"--color": COLOR_CHOICES}  # bare `--color` means yes
-_FLAGS = frozenset(("--local", "--help"))
+_FLAGS = frozenset(("--local", "--help", "--tty", "--no-tty"))
 
 USAGE = "toxbridge [CONNECTION OPTIONS] run [--OPTION ...] [TOX ARGS ...]"
 EPILOG = """\
@@ -87,6 +87,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="set a variable in tox's environment (repeatable; added to pyproject's `env`); "
         "the server allows TOXBRIDGE_USER_*, a few more and its --allow-env names",
+    )
+    terminal = parser.add_mutually_exclusive_group()
+    terminal.add_argument(
+        "--tty",
+        action="store_true",
+        help="run tox on a terminal and forward stdin even when ours are not both terminals "
+        "(the default when stdin and stdout are; see the README's Terminal section)",
+    )
+    terminal.add_argument(
+        "--no-tty",
+        action="store_true",
+        help="pipes, as when output goes to a file: byte-exact stdout and stderr, no stdin",
     )
     parser.add_argument(
         "--liveness",
