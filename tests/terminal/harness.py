@@ -18,6 +18,7 @@ import subprocess
 import termios
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -35,6 +36,7 @@ class Terminal:
         self.process = process
         self.master = master
         self.output = bytearray()  # everything read so far
+        self.initial = termios.tcgetattr(master)  # the mode before the command changed it
         self.position = 0  # where the next `expect` starts looking
 
     @classmethod
@@ -60,7 +62,7 @@ class Terminal:
                 stdout=slave,
                 stderr=slave,
                 start_new_session=True,
-                preexec_fn=controlling_terminal,  # noqa: PLW1509 (a test harness, no threads)
+                preexec_fn=controlling_terminal,
                 env=dict(os.environ if env is None else env),
                 cwd=cwd,
             )
@@ -154,3 +156,26 @@ class Terminal:
 
 def set_size(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def wait_gone(pid: int, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    """Until `pid` has exited, on the kernel's own event (a pidfd)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            raise Expired(f"process {pid} still there after {timeout:g}s")
+    finally:
+        os.close(fd)
+
+
+def state(pid: int) -> str:
+    """The process's state letter (R, S, T for stopped, Z...), "gone" once it is."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "gone"
+    return text.rpartition(")")[2].split()[0]
