@@ -52,17 +52,14 @@ class TtyChoice:
 def choose(args: argparse.Namespace, stdin: int = 0, stdout: int = 1) -> TtyChoice:
     if args.tty:
         return TtyChoice(True)
-    stdin_tty = os.isatty(stdin)
+    if not os.isatty(stdin):
+        return TtyChoice(False)  # input from a pipe or a file: today's pipes, silently
     if args.no_tty:
         why = "--no-tty"
-    elif not stdin_tty:
-        return TtyChoice(False)  # a pipe or a file: today's byte-exact pipes, silently
     elif not os.isatty(stdout):
         why = "stdout is not a terminal"
     else:
         return TtyChoice(True)
-    if not stdin_tty:
-        return TtyChoice(False)
     return TtyChoice(False, f"stdin is not forwarded ({why}; --tty forwards it)")
 
 

@@ -20,6 +20,7 @@ from toxbridge.errors import ProtocolError
 from toxbridge.wire.headers import HeaderFields
 from toxbridge.wire.messages import (
     FLOW_CONTROLLED,
+    MAX_STDIN_BYTES,
     Ack,
     Alive,
     Cancel,
@@ -56,6 +57,7 @@ __all__ = [
     "FLOW_CONTROLLED",
     "MAGIC",
     "MAX_HEADER_BYTES",
+    "MAX_STDIN_BYTES",
     "PROTOCOL_VERSION",
     "Ack",
     "Alive",
