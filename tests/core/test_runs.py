@@ -287,12 +287,13 @@ def test_first_interrupt_cancels_and_reports_real_exit(server: RunningServer) ->
 
 
 def _interrupt_in_pty(server: RunningServer, presses: int) -> tuple[bytes, int]:
-    """Run `toxbridge run -e tree` on a terminal and press ^C `presses` times."""
+    """Run `toxbridge run -e tree` on a terminal and press ^C `presses` times (in pipe mode:
+    ^C in tty mode is the remote program's, see tests/terminal)."""
     import pty
 
     pid, master = pty.fork()
     if pid == 0:  # the child: become `toxbridge run` on the terminal
-        os.execv(sys.executable, toxbridge("run", *server.client_args(), "-e", "tree"))  # noqa: S606
+        os.execv(sys.executable, toxbridge("run", "--no-tty", *server.client_args(), "-e", "tree"))  # noqa: S606
     transcript = b""
     pressed = 0
     try:
