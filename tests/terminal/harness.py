@@ -179,3 +179,14 @@ def state(pid: int) -> str:
     except OSError:
         return "gone"
     return text.rpartition(")")[2].split()[0]
+
+
+def wait_state(pid: int, wanted: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    """Until the process is in state `wanted`: a signalled process takes that state only
+    once it is scheduled, which a loaded machine may delay. The kernel has no event for
+    it that a non-parent could wait on, so /proc is read again until the deadline."""
+    deadline = time.monotonic() + timeout
+    while (now := state(pid)) != wanted:
+        if time.monotonic() >= deadline:
+            raise Expired(f"process {pid} is {now}, not {wanted}, after {timeout:g}s")
+        select.select([], [], [], 0.01)

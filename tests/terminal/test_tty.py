@@ -12,7 +12,7 @@ import termios
 
 from tests.conftest import RunningServer, toxbridge
 from tests.terminal.conftest import client_env, run_on_terminal
-from tests.terminal.harness import Terminal, state, wait_gone
+from tests.terminal.harness import Terminal, wait_gone, wait_state
 
 TEARDOWN = b"KeyboardInterrupt - teardown started"  # tox's line when it got the ^C
 
@@ -121,7 +121,7 @@ def test_ctrl_z_in_an_interactive_shell_stops_both_sides_and_fg_continues_both(
         term.send(b"\x1a")  # ^Z
         term.expect("Stopped")
         term.expect("PROMPT$ ")  # the shell has its prompt back...
-        assert state(pid) == "T"  # ...and the remote program is stopped meanwhile
+        wait_state(pid, "T")  # ...and the remote program is stopped meanwhile
         term.send("fg\r")
         term.send("hello\r")  # typed for the remote program, after `fg`
         term.expect("got hello")

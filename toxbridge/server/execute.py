@@ -31,6 +31,8 @@ CHUNK_BYTES = 256 * 1024
 # interactive output, go at once.
 BULK_BYTES = 16 * 1024
 BULK_SETTLE_S = 0.001
+# A pty's master gives at most about 4 KiB per read: one at least this big is a full flow.
+PTY_BULK_BYTES = 2048
 CANCELLED_BEFORE_START = 130  # the shell's status for ^C
 COMMAND_NOT_FOUND = 127  # the shell's status for a command that cannot be run
 
@@ -172,7 +174,8 @@ async def _relay(run: ActiveRun, child: ChildProcess, send: Send) -> None:
         chunk = await child.read(CHUNK_BYTES)
         if chunk is None:
             return
-        if BULK_BYTES <= len(chunk.data) < CHUNK_BYTES:
+        bulk = PTY_BULK_BYTES if run.terminal is not None else BULK_BYTES
+        if bulk <= len(chunk.data) < CHUNK_BYTES:
             await asyncio.sleep(BULK_SETTLE_S)
             chunk = child.top_up(chunk, CHUNK_BYTES)
         if keep:
