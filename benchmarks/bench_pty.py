@@ -31,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_core import TOX, TOXBRIDGE, capture, clean_env, server  # noqa: E402
+from bench_core import TOX, TOXBRIDGE, capture, clean_env, server  # noqa: E402
+
 from tests.conftest import create_envs, make_project  # noqa: E402
 
 MB = 1_000_000
