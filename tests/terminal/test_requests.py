@@ -105,3 +105,22 @@ async def test_terminal_requests_for_a_run_without_tty_are_bad_args(
         assert run.resize(30, 100)
         with pytest.raises(RemoteError, match="has no terminal"):
             await anext(aiter(run))
+
+
+async def test_a_sigint_request_interrupts_the_command_tox_runs_not_tox(
+    warm_server: RunningServer,
+) -> None:
+    output = bytearray()
+    interrupted = False
+    async with client(warm_server) as tb, tb.run(["-e", "wait"], tty=TTY) as run:
+        async for event in run:
+            match event:
+                case protocol.Output(data=data):
+                    output += data
+                    if b"waiting" in output and not interrupted:
+                        interrupted = run.signal(protocol.TerminalSignal.SIGINT)
+                case protocol.Exit(code=code):
+                    assert code != 0  # the command failed, and tox said so as for any failure
+    assert b"KeyboardInterrupt" in output  # the command's own traceback
+    assert b"wait: FAIL" in output  # tox's report: tox was not interrupted
+    assert b"teardown started" not in output
