@@ -171,3 +171,35 @@ def test_pipes_say_nothing_about_stdin(warm_server: RunningServer) -> None:
     )
     assert b"stdin" not in done.stderr
     assert b"stdin tty False, stdout tty False" in done.stdout
+
+
+def test_tty_forced_from_a_pipe_forwards_it_then_its_end(warm_server: RunningServer) -> None:
+    done = subprocess.run(
+        toxbridge("run", *warm_server.client_args(), "--tty", "-e", "ask"),
+        input=b"Bob\n",
+        capture_output=True,
+        env=client_env(),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert b"stdin tty True, stdout tty True" in done.stdout
+    assert b"hello Bob" in done.stdout
+
+
+def test_tty_forced_from_a_file_says_it_is_not_forwarded_and_sends_its_end(
+    warm_server: RunningServer,
+) -> None:
+    done = subprocess.run(
+        toxbridge("run", *warm_server.client_args(), "--tty", "-e", "wait"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=client_env(),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0  # the remote program read the end of its input, not nothing
+    assert b"got \r" in done.stdout
+    assert done.stderr == (
+        b"toxbridge: stdin is not forwarded (stdin is a file, not a terminal or a pipe)\n"
+    )

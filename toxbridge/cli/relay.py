@@ -48,8 +48,17 @@ async def relay(
         relaying = _Relay(client, remote, out)
         if not tty:
             return await relaying.run()
-        remote.on_input_refused = lambda error: relaying.say(f"input dropped: {error.message}")
-        terminal = Terminal(remote, suspend=relaying.on_sigtstp, leave=relaying.leave)
+        terminal = Terminal(
+            remote, suspend=relaying.on_sigtstp, leave=relaying.leave, say=relaying.say
+        )
+
+        def refused(error: protocol.Error) -> None:
+            if error.code is protocol.ErrorCode.UNKNOWN_KIND:
+                terminal.give_up("this server is too old to give tox a terminal")
+            else:
+                relaying.say(f"input dropped: {error.message}")
+
+        remote.on_input_refused = refused
         async with terminal:
             relaying.terminal = terminal
             return await relaying.run()

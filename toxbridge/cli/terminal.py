@@ -36,6 +36,7 @@ from toxbridge.wire import protocol
 DOUBLE_INTERRUPT_S = 1.0
 INTERRUPT = 0x03  # ^C
 SUSPEND = 0x1A  # ^Z
+END_OF_INPUT = b"\x04"  # ^D: a terminal's end of file (at the start of a line)
 READ_BYTES = 4096
 FALLBACK_SIZE = (24, 80)
 LEAVING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -115,15 +116,18 @@ class Terminal:
         *,
         suspend: Callable[[], None],
         leave: Callable[[int], None],
+        say: Callable[[str], None],
         stdin: int = 0,
     ) -> None:
         self.remote = remote
         self.suspend = suspend
         self.leave = leave
+        self.say = say
         self.stdin = stdin
         self.mode = RawMode(stdin)
         self._last_interrupt: float | None = None
         self._reading = False
+        self.forwarding = True
         self._loop = asyncio.get_running_loop()
 
     @property
@@ -137,6 +141,7 @@ class Terminal:
         for sig in LEAVING_SIGNALS:
             self._loop.add_signal_handler(sig, self.leave, 128 + sig)
         self._start_reading()
+        self._on_resize()  # a server without terminals answers `unknown-kind`: see give_up
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -157,17 +162,32 @@ class Terminal:
 
     def continued(self) -> None:
         """After `fg`: raw mode again, the remote continued, at our (maybe new) size."""
-        self.mode.enter()
+        if self.forwarding:
+            self.mode.enter()
         self.remote.signal(protocol.TerminalSignal.SIGCONT)
         self._on_resize()
         self._start_reading()
 
     # -- input ------------------------------------------------------------------------------
 
+    def give_up(self, why: str) -> None:
+        """The run has no terminal after all: our mode restored, stdin no longer sent."""
+        if self.forwarding:
+            self.forwarding = False
+            self._stop_reading()
+            self.mode.restore()
+            self.say(f"stdin is not forwarded ({why})")
+
     def _start_reading(self) -> None:
-        if not self._reading:
+        if self._reading or not self.forwarding:
+            return
+        try:
             self._loop.add_reader(self.stdin, self._on_input)
-            self._reading = True
+        except PermissionError:  # a regular file or /dev/null (with --tty): nothing to wait on
+            self.give_up("stdin is a file, not a terminal or a pipe")
+            self.remote.send_input(END_OF_INPUT)
+            return
+        self._reading = True
 
     def _stop_reading(self) -> None:
         if self._reading:
@@ -183,6 +203,7 @@ class Terminal:
             data = b""
         if not data:  # end of a piped stdin (with --tty); a terminal sends ^D as a byte
             self._stop_reading()
+            self.remote.send_input(END_OF_INPUT)  # the remote program reads its end, too
             return
         if self.raw:
             data = self._keys(data)

@@ -170,9 +170,12 @@ class RemoteRun:
                 self._accepted = True  # a `busy` from now on is about input
                 self._events.put_nowait(reply)
             case protocol.Error(code=protocol.ErrorCode.UNKNOWN_KIND):
-                # an older server that knows no pause/resume: it will not keep the run
+                # an older server that knows no pause/resume: it will not keep the run;
+                # nor, for a tty run, terminals: it runs tox on pipes
                 log.info("the server does not know pause/resume: %s", reply.message)
                 self._pause_noted.set()
+                if self.request.tty is not None:
+                    self.on_input_refused(reply)
             case _:
                 self._events.put_nowait(reply)
 
