@@ -203,3 +203,15 @@ def test_tty_forced_from_a_file_says_it_is_not_forwarded_and_sends_its_end(
     assert done.stderr == (
         b"toxbridge: stdin is not forwarded (stdin is a file, not a terminal or a pipe)\n"
     )
+
+
+def test_an_error_mid_run_restores_the_terminal(warm_server: RunningServer) -> None:
+    """The server dies (SIGKILL) under a tty run: the client's error path, not a clean end."""
+    with run_on_terminal(warm_server, "--liveness", "2", "-e", "wait") as term:
+        term.expect(rb"waiting pid=\d+")
+        warm_server.process.kill()
+        code = term.wait()
+        attributes = term.attributes()
+    assert code == 122  # toxbridge's own failure: the connection was lost
+    assert b"stopped answering" in term.output
+    assert attributes == term.initial
