@@ -17,6 +17,21 @@ print(f"stdin tty {sys.stdin.isatty()}, stdout tty {sys.stdout.isatty()}", flush
 print(f"name? ", end="", flush=True)
 print(f"hello {sys.stdin.readline().strip()}", flush=True)
 """,
+    "raw.py": """\
+\"\"\"Puts its terminal in raw mode (no signals from keys) and reads one key.\"\"\"
+import os
+import termios
+import tty
+
+saved = termios.tcgetattr(0)
+tty.setraw(0)
+try:
+    print("raw ready", end="\\r\\n", flush=True)
+    key = os.read(0, 1)
+finally:
+    termios.tcsetattr(0, termios.TCSADRAIN, saved)
+print(f"key {key!r}", flush=True)
+""",
     "slow.py": """\
 \"\"\"Runs until its parallel sibling has run too, long enough for tox's spinner to redraw.\"\"\"
 import time
@@ -75,6 +90,8 @@ commands = python {toxinidir}/ask.py
 commands = python {toxinidir}/wait.py
 [testenv:big]
 commands = python {toxinidir}/big.py {posargs:1000000}
+[testenv:raw]
+commands = python {toxinidir}/raw.py
 """,
     "wait.py": """\
 \"\"\"Says where it runs, then waits for a line on stdin.\"\"\"

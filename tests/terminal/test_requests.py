@@ -124,3 +124,22 @@ async def test_a_sigint_request_interrupts_the_command_tox_runs_not_tox(
     assert b"KeyboardInterrupt" in output  # the command's own traceback
     assert b"wait: FAIL" in output  # tox's report: tox was not interrupted
     assert b"teardown started" not in output
+
+
+async def test_a_ctrl_c_byte_reaches_a_program_that_turned_terminal_signals_off(
+    warm_server: RunningServer,
+) -> None:
+    """^C is a signal only while the remote terminal makes signals (ISIG); a program in raw
+    mode (an editor, a pager) reads it as the byte it is."""
+    output = bytearray()
+    sent = False
+    async with client(warm_server) as tb, tb.run(["-e", "raw"], tty=TTY) as run:
+        async for event in run:
+            match event:
+                case protocol.Output(data=data):
+                    output += data
+                    if b"raw ready" in output and not sent:
+                        sent = run.send_input(b"\x03")
+                case protocol.Exit(code=code):
+                    assert code == 0
+    assert b"key b'\\x03'" in output
