@@ -13,7 +13,7 @@ from tests.conftest import RunningServer, create_envs, start_server, toxbridge
 from tests.terminal.harness import Terminal
 from tests.terminal.project import make_tty_project
 
-ENVS = "py,a,b,ask,wait,big,raw"
+ENVS = "py,a,b,ask,wait,big,raw,keep"
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,15 @@ print(f"stdin tty {sys.stdin.isatty()}, stdout tty {sys.stdout.isatty()}", flush
 print(f"name? ", end="", flush=True)
 print(f"hello {sys.stdin.readline().strip()}", flush=True)
 """,
+    "keep.py": """\
+\"\"\"Survives a ^C (says so), then reads a line.\"\"\"
+import signal
+import sys
+
+signal.signal(signal.SIGINT, lambda *_: print("interrupted", flush=True))
+print("ready", flush=True)
+print(f"line {sys.stdin.readline().strip()!r}", flush=True)
+""",
     "raw.py": """\
 \"\"\"Puts its terminal in raw mode (no signals from keys) and reads one key.\"\"\"
 import os
@@ -92,6 +101,8 @@ commands = python {toxinidir}/wait.py
 commands = python {toxinidir}/big.py {posargs:1000000}
 [testenv:raw]
 commands = python {toxinidir}/raw.py
+[testenv:keep]
+commands = python {toxinidir}/keep.py
 """,
     "wait.py": """\
 \"\"\"Says where it runs, then waits for a line on stdin.\"\"\"

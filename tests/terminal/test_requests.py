@@ -5,6 +5,7 @@ requests for a run that has no terminal refused."""
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 
@@ -143,3 +144,24 @@ async def test_a_ctrl_c_byte_reaches_a_program_that_turned_terminal_signals_off(
                 case protocol.Exit(code=code):
                     assert code == 0
     assert b"key b'\\x03'" in output
+
+
+async def test_a_ctrl_c_discards_the_line_being_typed_and_echoes_as_a_terminal_does(
+    warm_server: RunningServer,
+) -> None:
+    """As a person types: a key at a time, ^C once the line is echoed (bytes sent in one
+    message with the ^C are discarded with the line, but may miss their echo)."""
+    output = bytearray()
+    keys = iter([(b"ready", b"abc"), (b"abc", b"\x03"), (b"interrupted", b"def\r")])
+    wait_for, key = next(keys)
+    async with client(warm_server) as tb, tb.run(["-e", "keep"], tty=TTY) as run:
+        async for event in run:
+            if isinstance(event, protocol.Output):
+                output += event.data
+                if wait_for in output:
+                    assert run.send_input(key)
+                    wait_for, key = next(keys, (b"\0never", b""))
+    # the echo of the line, then of the ^C; the program's own output goes through tox and
+    # may come between them (as it may locally: the terminal echoes after the signal)
+    assert re.search(rb"abc.*\^C", output, re.DOTALL)
+    assert b"line 'def'" in output  # "abc" went with the ^C, as at a local terminal

@@ -42,6 +42,7 @@ class Pty:
 
     master: int
     slave: int | None
+    name: str  # the slave's path, to open it again (`as_the_terminal_would`)
 
     def close_slave(self) -> None:
         """Once the command has it: the master reads end of file when the command's side closes."""
@@ -60,11 +61,12 @@ def open_pty(rows: int, cols: int) -> Pty:
     try:
         set_size(master, rows, cols)
         os.set_blocking(master, False)
+        name = os.ttyname(slave)
     except BaseException:
         os.close(master)
         os.close(slave)
         raise
-    return Pty(master, slave)
+    return Pty(master, slave, name)
 
 
 def set_size(fd: int, rows: int, cols: int) -> None:
@@ -182,6 +184,26 @@ def interrupt(master: int, leader: int) -> None:
     others = [pid for pid, pgrp, _ in _processes() if pgrp == group and pid != leader]
     for pid in others or [leader]:
         _kill(pid, signal.SIGINT)
+
+
+def as_the_terminal_would(pty: Pty, char: bytes) -> None:
+    """What a terminal does besides the signal when `char` (^C) is typed: discard the line
+    being typed (unless NOFLSH) and echo `^C` (with ECHO and ECHOCTL)."""
+    try:
+        flags = termios.tcgetattr(pty.master)[3]
+        fd = os.open(pty.name, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except (OSError, termios.error):
+        return  # the terminal is going away
+    try:
+        if not flags & termios.NOFLSH:
+            termios.tcflush(fd, termios.TCIFLUSH)
+        if flags & termios.ECHO and flags & termios.ECHOCTL:
+            with contextlib.suppress(BlockingIOError):
+                os.write(fd, b"^" + bytes([char[0] ^ 0x40]))
+    except (OSError, termios.error):
+        pass
+    finally:
+        os.close(fd)
 
 
 def quit_foreground(master: int, leader: int) -> None:

@@ -113,8 +113,10 @@ class RunTerminal:
         while self._pending:
             cut = self._interrupt_at()
             if cut == 0:
+                char = bytes(self._pending[:1])
                 del self._pending[:1]
                 ptys.interrupt(master, self.leader)
+                ptys.as_the_terminal_would(self.pty, char)
                 continue
             try:
                 written = os.write(master, self._pending[: len(self._pending) if cut < 0 else cut])
