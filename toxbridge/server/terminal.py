@@ -7,8 +7,9 @@ when the run is over (`close`).
 Input is bounded: at most `MAX_PENDING_BYTES` not yet taken by the terminal; a `stdin`
 beyond that is refused with `busy` (nothing of it is written), so a client cannot grow the
 server's memory. A ^C byte (the terminal's VINTR, while it generates signals) is not
-written but delivered as `process.pty.interrupt` does; everything else goes to the
-terminal as typed.
+written but delivered as `process.pty.interrupt` does, with the rest of what a terminal
+does then (the typed line discarded, `^C` echoed); everything else goes to the terminal as
+typed.
 """
 
 from __future__ import annotations
