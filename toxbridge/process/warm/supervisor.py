@@ -106,15 +106,11 @@ class WarmTox:
         policy: StopPolicy | None = None,
     ) -> AsyncIterator[ChildProcess]:
         """Run tox with `args` in the root, warm when possible; the cold path's guarantees."""
-        worker = await self._usable_worker(env)
         out_read, out_write = output_pipe()
         err_read, err_write = output_pipe()
         process: WarmProcess | None = None
         try:
-            if worker is not None:
-                process = await worker.fork(args, self.root, env, (out_write, err_write))
-        except WorkerLost as error:
-            log.warning("warm tox worker lost (%s): this run is cold", error)
+            process = await self._fork(args, env, (out_write, err_write))
         finally:
             os.close(out_write)
             os.close(err_write)
@@ -129,6 +125,22 @@ class WarmTox:
             return
         async with ChildProcess.adopt(process, out_read, err_read, policy) as child:
             yield child
+
+    async def _fork(
+        self, args: Sequence[str], env: Mapping[str, str], fds: tuple[int, int]
+    ) -> WarmProcess | None:
+        """Hand the run to a worker, or None for a cold run. Nothing has started when a
+        worker is found lost (one that died idle, its exit not seen yet): a fresh worker
+        then costs less than a cold run."""
+        for attempt in ("starting another", "this run is cold"):
+            worker = await self._usable_worker(env)
+            if worker is None:
+                return None
+            try:
+                return await worker.fork(args, self.root, env, fds)
+            except WorkerLost as error:
+                log.warning("warm tox worker lost (%s): %s", error, attempt)
+        return None
 
     def worker_pids(self) -> tuple[int, ...]:
         """The worker's pid, if one runs: the server's child, not a run's."""
