@@ -18,6 +18,10 @@ lines, lines over `max_line` bytes and lines cut off by a dying writer become
 `max_queued` items wait for the consumer; beyond that the channel stops reading (the
 writers' sockets fill up; a reporter that cannot write for its timeout goes quiet and
 its pytest carries on), and each writer's unfinished line is at most `max_line` bytes.
+
+`LineChannel` is the same channel without decoding: it yields each complete line (bytes,
+newline removed) for a reader that only forwards them, such as the server, whose clients
+decode them (`reporter.events.read_lines`) and so the server spends nothing per record.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import socket
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any, Generic, Self, TypeVar
 
 from toxbridge.errors import ToxbridgeError
 from toxbridge.reporter.events import BadRecord, Record, decode_line
@@ -57,9 +62,10 @@ class ChannelNote:
 
 
 Item = Record | ChannelNote
+T = TypeVar("T")
 
 
-class EventChannel:
+class _Channel(Generic[T]):
     """The listening socket, its writers, and the queue of what they sent."""
 
     def __init__(self, directory: str, max_line: int, max_queued: int) -> None:
@@ -69,7 +75,7 @@ class EventChannel:
         self.max_queued = max_queued
         self.records = 0
         self.notes = 0
-        self._queue: collections.deque[Item] = collections.deque()
+        self._queue: collections.deque[T | ChannelNote] = collections.deque()
         self._writers: set[_Writer] = set()
         self._count = 0
         self._paused = False
@@ -82,7 +88,7 @@ class EventChannel:
     @contextlib.asynccontextmanager
     async def open(
         cls, *, parent: str | None = None, max_line: int = MAX_LINE, max_queued: int = MAX_QUEUED
-    ) -> AsyncIterator[EventChannel]:
+    ) -> AsyncIterator[Self]:
         directory = _private_directory(parent)
         channel = cls(directory, max_line, max_queued)
         try:
@@ -110,10 +116,10 @@ class EventChannel:
         self._count += 1
         return _Writer(self, self._count)
 
-    def __aiter__(self) -> EventChannel:
+    def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> Item:
+    async def __anext__(self) -> T | ChannelNote:
         while not self._queue:
             if self._finished and not self._writers:
                 raise StopAsyncIteration
@@ -153,7 +159,7 @@ class EventChannel:
         self._finished = True
         self._arrived.set()
 
-    def _put(self, item: Item) -> None:
+    def _put(self, item: T | ChannelNote) -> None:
         self._queue.append(item)
         self._arrived.set()
         if not self._paused and len(self._queue) >= self.max_queued:
@@ -162,13 +168,7 @@ class EventChannel:
                 writer.pause()
 
     def _line(self, number: int, line: bytes) -> None:
-        try:
-            record = decode_line(line)
-        except BadRecord as error:
-            self._note(number, f"a line that is not a record was dropped: {error}")
-            return
-        self.records += 1
-        self._put(record)
+        raise NotImplementedError
 
     def _note(self, number: int, message: str) -> None:
         log.warning("test events (writer %d): %s", number, message)
@@ -186,6 +186,27 @@ class EventChannel:
         self._arrived.set()  # the end may have come
 
 
+class EventChannel(_Channel[Record]):
+    """Yields each line decoded: a Record, or a ChannelNote for a line that is none."""
+
+    def _line(self, number: int, line: bytes) -> None:
+        try:
+            record = decode_line(line)
+        except BadRecord as error:
+            self._note(number, f"a line that is not a record was dropped: {error}")
+            return
+        self.records += 1
+        self._put(record)
+
+
+class LineChannel(_Channel[bytes]):
+    """Yields each complete line as it came (its newline removed), undecoded."""
+
+    def _line(self, number: int, line: bytes) -> None:
+        self.records += 1
+        self._put(line)
+
+
 def _private_directory(parent: str | None) -> str:
     parent = parent or tempfile.gettempdir()
     if len(os.path.join(parent, "toxbridge-events-xxxxxxxx", SOCKET_NAME)) > MAX_SOCKET_PATH:
@@ -201,7 +222,7 @@ def _private_directory(parent: str | None) -> str:
 class _Writer(asyncio.Protocol):
     """One pytest process's connection: bytes in, complete lines out to the channel."""
 
-    def __init__(self, channel: EventChannel, number: int) -> None:
+    def __init__(self, channel: _Channel[Any], number: int) -> None:
         self.channel = channel
         self.number = number
         self.partial = bytearray()

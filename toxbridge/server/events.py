@@ -26,8 +26,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-from toxbridge.reporter.events import ADDRESS_VARIABLE, ENV_VARIABLE, REPORTLOG_VARIABLE, encode
-from toxbridge.server.channel import ChannelError, ChannelNote, EventChannel
+from toxbridge.reporter.events import ADDRESS_VARIABLE, ENV_VARIABLE, REPORTLOG_VARIABLE
+from toxbridge.server.channel import ChannelError, ChannelNote, LineChannel
 from toxbridge.server.queue import ActiveRun
 from toxbridge.wire import protocol
 
@@ -44,7 +44,7 @@ Send = Callable[[Sequence[bytes], protocol.Reply], Awaitable[bool]]
 class EventFeed:
     """Records from the channel, encoded and waiting (bounded) to go out in batches."""
 
-    def __init__(self, run_id: str, channel: EventChannel, max_bytes: int) -> None:
+    def __init__(self, run_id: str, channel: LineChannel, max_bytes: int) -> None:
         self.run_id = run_id
         self.channel = channel
         self.max_bytes = max_bytes
@@ -66,7 +66,7 @@ class EventFeed:
                 if isinstance(item, ChannelNote):
                     self.notes += 1
                     continue
-                line = encode(item)
+                line = item + b"\n"  # forwarded as it came: clients decode it
                 self._lines.append(line)
                 self._bytes += len(line)
                 self.records += 1
@@ -155,8 +155,8 @@ async def run_events(
         return
     async with contextlib.AsyncExitStack() as stack:
         try:
-            opening = EventChannel.open(max_queued=CHANNEL_QUEUE)
-            channel: EventChannel | None = await stack.enter_async_context(opening)
+            opening = LineChannel.open(max_queued=CHANNEL_QUEUE)
+            channel: LineChannel | None = await stack.enter_async_context(opening)
         except ChannelError as error:
             log.warning("run %s: no test events: %s", run.id, error)
             channel = None
