@@ -7,14 +7,17 @@ creates its env, starts a real `toxbridge serve` on it (warm unless --cold) and 
 goes first. Printed: the wall time from the request to its `exit` as medians (min to
 max), the on/off ratio per pair (target <= 1.03), the test messages and records per
 "on" run, the latency from a record's timestamp (made in pytest's hook) to its arrival
-at the client, p50 and p99 (target p50 <= 20 ms), and whether tox's output (stdout and
-stderr, times, pids and addresses masked) was byte-identical with and without events.
+at the client, p50 and p99 (target p50 <= 20 ms), the server process's own CPU time per
+run (what forwarding costs it; tox runs in other processes), and whether tox's output
+(stdout and stderr, times, pids and addresses masked) was byte-identical with and
+without events.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import socket
 import statistics
@@ -47,6 +50,7 @@ _MASKS = [
 @dataclass
 class Run:
     wall: float
+    server_cpu: float
     stdout: bytes
     stderr: bytes
     code: int
@@ -62,11 +66,18 @@ class Run:
         return self.code, streams[0], streams[1]
 
 
-async def one_run(endpoint: str, events_on: bool) -> Run:
+def process_cpu(pid: int) -> float:
+    """User + system seconds of process `pid` so far (children not included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def one_run(endpoint: str, server: int, events_on: bool) -> Run:
     out: dict[protocol.Stream, list[bytes]] = {stream: [] for stream in protocol.Stream}
     latencies: list[float] = []
     tests = 0
     async with Client(parse_endpoint(endpoint), timeout=300) as client:
+        cpu = process_cpu(server)
         start = time.perf_counter()
         async with client.run(["-e", ENV], events=events_on) as remote:
             async for message in remote:
@@ -79,18 +90,19 @@ async def one_run(endpoint: str, events_on: bool) -> Run:
                         if not isinstance(record, events.BadRecord):
                             latencies.append(arrived - record.t)
         wall = time.perf_counter() - start
+        cpu = process_cpu(server) - cpu
     assert remote.result is not None
     stdout, stderr = (b"".join(out[stream]) for stream in protocol.Stream)
-    return Run(wall, stdout, stderr, remote.result.code, tests, latencies)
+    return Run(wall, cpu, stdout, stderr, remote.result.code, tests, latencies)
 
 
-async def bench(endpoint: str, pairs: int) -> None:
+async def bench(endpoint: str, server: int, pairs: int) -> None:
     offs: list[Run] = []
     ons: list[Run] = []
     for pair in range(pairs):
         order = (True, False) if pair % 2 else (False, True)
         for events_on in order:
-            (ons if events_on else offs).append(await one_run(endpoint, events_on))
+            (ons if events_on else offs).append(await one_run(endpoint, server, events_on))
     records = [len(run.latencies) for run in ons]
     messages = statistics.median(run.tests for run in ons)
     print(f"env {ENV}: {statistics.median(records):,.0f} records in {messages:,.0f} messages a run")
@@ -100,6 +112,9 @@ async def bench(endpoint: str, pairs: int) -> None:
     print(f"  wall, events off       {spread(off_s, ' s')}")
     print(f"  wall, events on        {spread(on_s, ' s')}")
     print(f"  wall on/off ratio      {spread(ratios, 'x')}  target <= 1.03x")
+    off_cpu = [run.server_cpu for run in offs]
+    on_cpu = [run.server_cpu for run in ons]
+    print(f"  server CPU, off / on   {spread(off_cpu, ' s', 2)} / {spread(on_cpu, ' s', 2)}")
     latencies = [latency for run in ons for latency in run.latencies]
     p50, p99 = quantile(latencies, 0.5) * 1000, quantile(latencies, 0.99) * 1000
     print(f"  latency p50 / p99      {p50:.2f} / {p99:.2f} ms  target p50 <= 20 ms")
@@ -140,8 +155,8 @@ def main() -> None:
             wait_serving(endpoint)
             warmth = "cold" if options.cold else "warm"
             print(f"{options.tests} tests, {options.pairs} pairs, a {warmth} server\n")
-            asyncio.run(one_run(endpoint, True))  # warm the caches once, for both sides
-            asyncio.run(bench(endpoint, options.pairs))
+            asyncio.run(one_run(endpoint, server.pid, True))  # warm the caches, both sides
+            asyncio.run(bench(endpoint, server.pid, options.pairs))
         finally:
             server.terminate()
             server.wait(timeout=30)
