@@ -15,9 +15,10 @@ envs' PYTHONPATH.
 Nothing here can change the run: it reads whatever arrives and never writes back. Bad
 lines, lines over `max_line` bytes and lines cut off by a dying writer become
 `ChannelNote`s in the stream instead of records. Memory is bounded: at most
-`max_queued` items wait for the consumer; beyond that the channel stops reading (the
-writers' sockets fill up; a reporter that cannot write for its timeout goes quiet and
-its pytest carries on), and each writer's unfinished line is at most `max_line` bytes.
+`max_queued` items (and, if set, `max_bytes` of LineChannel's lines) wait for the
+consumer; beyond that the channel stops reading (the writers' sockets fill up; a
+reporter that cannot write for its timeout goes quiet and its pytest carries on), and
+each writer's unfinished line is at most `max_line` bytes.
 
 `LineChannel` is the same channel without decoding: it yields each complete line (bytes,
 newline removed) for a reader that only forwards them, such as the server, whose clients
@@ -68,11 +69,15 @@ T = TypeVar("T")
 class _Channel(Generic[T]):
     """The listening socket, its writers, and the queue of what they sent."""
 
-    def __init__(self, directory: str, max_line: int, max_queued: int) -> None:
+    def __init__(
+        self, directory: str, max_line: int, max_queued: int, max_bytes: int | None = None
+    ) -> None:
         self.directory = directory
         self.address = os.path.join(directory, SOCKET_NAME)
         self.max_line = max_line
         self.max_queued = max_queued
+        self.max_bytes = max_bytes  # of the lines waiting (LineChannel), if bounded
+        self._bytes = 0
         self.records = 0
         self.notes = 0
         self._queue: collections.deque[T | ChannelNote] = collections.deque()
@@ -87,10 +92,15 @@ class _Channel(Generic[T]):
     @classmethod
     @contextlib.asynccontextmanager
     async def open(
-        cls, *, parent: str | None = None, max_line: int = MAX_LINE, max_queued: int = MAX_QUEUED
+        cls,
+        *,
+        parent: str | None = None,
+        max_line: int = MAX_LINE,
+        max_queued: int = MAX_QUEUED,
+        max_bytes: int | None = None,
     ) -> AsyncIterator[Self]:
         directory = _private_directory(parent)
-        channel = cls(directory, max_line, max_queued)
+        channel = cls(directory, max_line, max_queued, max_bytes)
         try:
             await channel._listen()
             yield channel
@@ -126,7 +136,8 @@ class _Channel(Generic[T]):
             self._arrived.clear()
             await self._arrived.wait()
         item = self._queue.popleft()
-        if self._paused and len(self._queue) <= self.max_queued // 2:
+        self._bytes -= _size(item)
+        if self._paused and self._half_empty():
             self._paused = False
             for writer in self._writers:
                 writer.resume()
@@ -159,10 +170,19 @@ class _Channel(Generic[T]):
         self._finished = True
         self._arrived.set()
 
+    def _full(self) -> bool:
+        over_bytes = self.max_bytes is not None and self._bytes >= self.max_bytes
+        return len(self._queue) >= self.max_queued or over_bytes
+
+    def _half_empty(self) -> bool:
+        bytes_ok = self.max_bytes is None or self._bytes <= self.max_bytes // 2
+        return len(self._queue) <= self.max_queued // 2 and bytes_ok
+
     def _put(self, item: T | ChannelNote) -> None:
         self._queue.append(item)
+        self._bytes += _size(item)
         self._arrived.set()
-        if not self._paused and len(self._queue) >= self.max_queued:
+        if not self._paused and self._full():
             self._paused = True
             for writer in self._writers:
                 writer.pause()
@@ -205,6 +225,10 @@ class LineChannel(_Channel[bytes]):
     def _line(self, number: int, line: bytes) -> None:
         self.records += 1
         self._put(line)
+
+
+def _size(item: object) -> int:
+    return len(item) if isinstance(item, bytes) else 0
 
 
 def _private_directory(parent: str | None) -> str:

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 BATCH_BYTES = 64 * 1024  # a `test` message carries about this much, or what is queued
 MAX_BUFFER_BYTES = 4 * 1024 * 1024  # records waiting for credit, per run
 CHANNEL_QUEUE = 1000  # records the channel itself holds before it stops reading
+# ... and their bytes: MAX_BUFFER_BYTES there too, at most, beside the feed's
 OURS = (ADDRESS_VARIABLE, ENV_VARIABLE, REPORTLOG_VARIABLE)  # never a client's to set
 
 Send = Callable[[Sequence[bytes], protocol.Reply], Awaitable[bool]]
@@ -155,7 +156,7 @@ async def run_events(
         return
     async with contextlib.AsyncExitStack() as stack:
         try:
-            opening = LineChannel.open(max_queued=CHANNEL_QUEUE)
+            opening = LineChannel.open(max_queued=CHANNEL_QUEUE, max_bytes=MAX_BUFFER_BYTES)
             channel: LineChannel | None = await stack.enter_async_context(opening)
         except ChannelError as error:
             log.warning("run %s: no test events: %s", run.id, error)
