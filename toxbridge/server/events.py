@@ -3,13 +3,14 @@
 For a run whose request asks for events (`run.events`), unless the server was started
 with `--no-test-events`:
 
-    async with run_events(run, settings, env) as feed:   # None: the run goes without
+    async with run_events(run, enabled, env) as feed:    # None: the run goes without
         ... start tox with `env` (TOXBRIDGE_EVENTS set here, whatever the client sent) ...
         while relaying output: await feed.first(reading) → feed.take() → a `test` message
         ... once tox has exited: await feed.finish(), then send what is left
     # the channel is closed and its directory removed, however the run ended
 
-The records wait in a buffer bounded in bytes (`MAX_BUFFER_BYTES`); when it is full, the
+The reporter's lines go out as they came (a `LineChannel`: the server never decodes a
+record; clients do). They wait in a buffer bounded in bytes (`MAX_BUFFER_BYTES`); when it is full, the
 feed stops reading the channel, whose own bound then makes the reporters wait (and, past
 their timeout, go quiet while pytest carries on): a client that takes no output holds
 back its events exactly as it holds back tox's pipe. `test` messages take credit and a
@@ -43,7 +44,8 @@ Send = Callable[[Sequence[bytes], protocol.Reply], Awaitable[bool]]
 
 
 class EventFeed:
-    """Records from the channel, encoded and waiting (bounded) to go out in batches."""
+    """The channel's lines (records, as the reporter wrote them), waiting in a bounded
+    buffer to go out in batches."""
 
     def __init__(self, run_id: str, channel: LineChannel, max_bytes: int) -> None:
         self.run_id = run_id
@@ -80,10 +82,6 @@ class EventFeed:
         finally:
             self._ended = True
             self._ready.set()
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._lines)
 
     async def first(self, reading: asyncio.Future[Any]) -> bool:
         """Wait for `reading` or a record; True when a batch is ready and `reading` is not."""
