@@ -20,12 +20,12 @@ from tests.reporter.conftest import base_env
 from toxbridge.config import Endpoint
 from toxbridge.net.client import Client
 from toxbridge.server.app import Server, ServerSettings
-from toxbridge.server.channel import ChannelError, EventChannel
+from toxbridge.server.channel import ChannelError, LineChannel
 from toxbridge.server.execute import RunSettings
 from toxbridge.wire import protocol
 
 TIMEOUT_S = 90
-OPEN = EventChannel.open
+OPEN = LineChannel.open
 
 
 @contextlib.asynccontextmanager
@@ -53,13 +53,13 @@ async def run_py(endpoint: Endpoint, *, events_on: bool) -> ServerRun:
     return ServerRun(remote.started, remote.result, messages)
 
 
-def cannot_open(**_: Any) -> contextlib.AbstractAsyncContextManager[EventChannel]:
+def cannot_open(**_: Any) -> contextlib.AbstractAsyncContextManager[LineChannel]:
     raise ChannelError("no room for a channel (simulated)")
 
 
-def opens_then_breaks(**options: Any) -> contextlib.AbstractAsyncContextManager[EventChannel]:
+def opens_then_breaks(**options: Any) -> contextlib.AbstractAsyncContextManager[LineChannel]:
     @contextlib.asynccontextmanager
-    async def broken() -> AsyncIterator[EventChannel]:
+    async def broken() -> AsyncIterator[LineChannel]:
         async with OPEN(**options) as channel:
             os.unlink(channel.address)  # no pytest will reach it
             yield channel
@@ -82,7 +82,7 @@ async def test_the_run_goes_on_as_plain_tox(
         monkeypatch.setenv(name, value)
     async with in_process_server(sample, tmp_path) as endpoint:
         plain = await run_py(endpoint, events_on=False)
-        monkeypatch.setattr(EventChannel, "open", breaking)
+        monkeypatch.setattr(LineChannel, "open", breaking)
         broken = await run_py(endpoint, events_on=True)
     assert broken.started.events is opened
     assert broken.tests == []
