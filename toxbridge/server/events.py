@@ -10,12 +10,12 @@ with `--no-test-events`:
     # the channel is closed and its directory removed, however the run ended
 
 The reporter's lines go out as they came (a `LineChannel`: the server never decodes a
-record; clients do). They wait in a buffer bounded in bytes (`MAX_BUFFER_BYTES`); when it is full, the
-feed stops reading the channel, whose own bound then makes the reporters wait (and, past
-their timeout, go quiet while pytest carries on): a client that takes no output holds
-back its events exactly as it holds back tox's pipe. `test` messages take credit and a
-`seq` from the same count as `output`, so a client sees both in the order they were
-sent. A channel that cannot open, or breaks, only costs the run its events.
+record; clients do). They wait in a buffer bounded in bytes (`MAX_BUFFER_BYTES`); when
+it is full, the feed stops reading the channel, whose own bound then makes the reporters
+wait (and, past their timeout, go quiet while pytest carries on): a client that takes
+no output holds back its events exactly as it holds back tox's pipe. `test` messages
+take credit and a `seq` from the same count as `output`, so a client sees both in the
+order they were sent. A channel that cannot open, or breaks, only costs the run its events.
 """
 
 from __future__ import annotations
