@@ -88,6 +88,13 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
         "either way",
     )
     parser.add_argument(
+        "--test-events",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="give runs that ask for them exact test results from inside pytest, through "
+        "toxbridge's tox plugin (default); --no-test-events runs plain tox for everyone",
+    )
+    parser.add_argument(
         "--cold",
         action="store_true",
         default=os.environ.get("TOXBRIDGE_COLD", "") not in ("", "0"),
@@ -126,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
             tox_version=tox_version,
             warm=None if args.cold else WarmTox(root, tox_command),
             kill_leftovers=args.kill_leftovers,
+            test_events=args.test_events,
         ),
         liveness_s=args.liveness,
         max_message_bytes=args.max_message_size,

@@ -65,7 +65,7 @@ class Client:
         self.fail_fast = fail_fast  # False: wait out the timeout even when refused
         self.name = name
         self.last_heard = time.monotonic()  # when the server last sent us anything
-        self.watch = ConnectionWatch(str(endpoint), has_keys=keys is not None)
+        self.connection = ConnectionWatch(str(endpoint), has_keys=keys is not None)
         self._context = context or zmq.asyncio.Context.instance()
         self._socket: zmq.asyncio.Socket | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -83,7 +83,7 @@ class Client:
         socket.setsockopt(zmq.RCVHWM, 0)  # credit already bounds what the server sends
         if self._keys is not None:
             curve_client(socket, self._keys)
-        await self._exits.enter_async_context(watch_connection(socket, self.watch))
+        await self._exits.enter_async_context(watch_connection(socket, self.connection))
         try:
             socket.connect(str(self.endpoint))
         except zmq.ZMQError as error:
@@ -154,9 +154,9 @@ class Client:
             async with asyncio.timeout(within):
                 if not self.fail_fast:
                     return await work
-                return await _first_of(work, self.watch.failed())
+                return await _first_of(work, self.connection.failed())
         except TimeoutError:
-            raise self.watch.timed_out(timeout_said or within) from None
+            raise self.connection.timed_out(timeout_said or within) from None
 
     # -- runs ----------------------------------------------------------------------------
 
@@ -167,9 +167,19 @@ class Client:
         env: Mapping[str, str] | None = None,
         color: bool = False,
         run_id: str | None = None,
+        events: bool = False,
+        report_log: bool = False,
     ) -> RemoteRun:
+        """A run of tox `args`; with `events`, its test events too (`protocol.Test`), and with
+        `report_log` their reports carry pytest-reportlog's data."""
         request = protocol.Run(
-            run_id or self.new_id(), tuple(args), dict(env or {}), color, self.credit_window
+            run_id or self.new_id(),
+            tuple(args),
+            dict(env or {}),
+            color,
+            self.credit_window,
+            events,
+            report_log,
         )
         return RemoteRun(self, request)
 
