@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import posixpath
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from toxbridge.diagnostics.model import Diagnostic, Location, Severity
@@ -43,35 +43,46 @@ _FAILING = frozenset({"failed", "error"})
 
 
 class PathResolver:
-    """Paths as an env saw them → local paths, and whether a local path is the project's."""
+    """Paths as an env saw them → local paths, and whether a local path is the project's:
+    under the workspace or another local root (a path mapping's), and not installed."""
 
-    def __init__(self, mapper: PathMapper, workspace: str | None, exists: Exists) -> None:
+    def __init__(
+        self,
+        mapper: PathMapper,
+        workspace: str | None,
+        exists: Exists,
+        roots: Sequence[str] = (),
+    ) -> None:
         self.mapper = mapper
         self.workspace = workspace.rstrip("/") if workspace else None
         self.exists = exists
+        found = [self.workspace, *(root.rstrip("/") for root in roots)]
+        self.roots = sorted({root for root in found if root}, key=len, reverse=True)
 
     def local(self, path: str, rootdir: str | None = None) -> str:
         mapped = self.mapper.map(path, rootdir)
         return self._source_of_installed(mapped) or mapped
 
     def _source_of_installed(self, path: str) -> str | None:
-        if self.workspace is None:
+        if not self.roots:
             return None
         for marker in _SITE_PACKAGES:
             _, found, rest = path.rpartition(marker)
             if found:
-                for candidate in ("src", ""):
-                    source = posixpath.join(self.workspace, candidate, rest)
-                    if self.exists(source):
-                        return source
+                for root in self.roots:
+                    for candidate in ("src", ""):
+                        source = posixpath.join(root, candidate, rest)
+                        if self.exists(source):
+                            return source
         return None
 
     def in_project(self, local: str) -> bool:
-        if self.workspace is None:
+        if not self.roots:
             return is_project_path(local)
-        if not local.startswith(self.workspace + "/"):
-            return False
-        return is_project_path(local[len(self.workspace) + 1 :])
+        for root in self.roots:
+            if local.startswith(root + "/"):
+                return is_project_path(local[len(root) + 1 :])
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +152,8 @@ class ExactResults:
         self._definitions: dict[tuple[str, str], Location] = {}
         self._tests: dict[tuple[str, str], _Test] = {}
         self.env: str | None = None  # the env of the latest record
+        self.envs: set[str] = set()  # every env that sent a record
+        self._collected: set[tuple[str, str]] = set()
         self.finished: dict[str, int] = {}  # env → pytest's exit status, once it finished
 
     def feed(self, records: Iterable[events.Record]) -> list[ExactResult]:
@@ -154,17 +167,27 @@ class ExactResults:
     def counts(self) -> Counter[str]:
         return Counter(test.state for test in self._tests.values())
 
+    def percent(self) -> int | None:
+        """How many of the collected tests have a result (xdist workers' collections of the
+        same tests count once); None before a collection."""
+        if not self._collected:
+            return None
+        done = sum(1 for test in self._tests.values() if test.state != STARTED)
+        return min(100, done * 100 // len(self._collected))
+
     def ran(self, env: str) -> set[str]:
         """Node ids of the tests of `env` that reported in this run."""
         return {nodeid for test_env, nodeid in self._tests if test_env == env}
 
     def _one(self, record: events.Record) -> ExactResult | None:
         self.env = record.env
+        self.envs.add(record.env)
         if isinstance(record, events.Session):
             self._rootdirs[record.sid] = record.rootdir
         elif isinstance(record, events.Collection):
             for item in record.items:
                 self._define(record, item.nodeid, item.path, item.line)
+                self._collected.add((record.env, item.nodeid))
         elif isinstance(record, events.Start):
             self._define(record, record.nodeid, record.path, record.line)
             self._tests[(record.env, record.nodeid)] = _Test()  # a rerun starts afresh

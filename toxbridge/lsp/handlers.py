@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from pygls.uris import to_fs_path
 from toxbridge.errors import ToxbridgeError
 from toxbridge.lsp import messages
 from toxbridge.lsp.debounce import glob_matches
-from toxbridge.lsp.server import ToxbridgeServer, command_token
+from toxbridge.lsp.server import ToxbridgeServer, command_token, track_command
 from toxbridge.lsp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -105,20 +104,13 @@ async def ping(ls: ToxbridgeServer) -> dict[str, Any]:
 
 
 def _register_commands(server: ToxbridgeServer) -> None:
-    def tracked(ls: ToxbridgeServer) -> None:
-        # so that $/cancelRequest of the executeCommand request reaches this task
-        task, msg_id = asyncio.current_task(), ls.protocol.msg_id
-        if task is not None and msg_id is not None:
-            ls.protocol.command_tasks[msg_id] = task
-            task.add_done_callback(lambda _: ls.protocol.command_tasks.pop(msg_id, None))
-
     @server.command(messages.COMMAND_RUN)
     async def run_command(ls: ToxbridgeServer, *arguments: Any) -> dict[str, Any]:
         try:
             args, env = messages.command_run_arguments(arguments)
         except ValueError as error:
             raise JsonRpcInvalidParams(str(error)) from None
-        tracked(ls)
+        track_command(ls)
         return await ls.run_tracked(args, env, command_token())
 
     @server.command(messages.COMMAND_CANCEL)
@@ -131,5 +123,5 @@ def _register_commands(server: ToxbridgeServer) -> None:
 
     @server.command(messages.COMMAND_ENVS)
     async def envs_command(ls: ToxbridgeServer, *arguments: Any) -> dict[str, Any]:
-        tracked(ls)
+        track_command(ls)
         return {"envs": await ls.answer(ls.session.envs)}

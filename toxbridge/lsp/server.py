@@ -193,6 +193,17 @@ class ToxbridgeServer(LanguageServer):
         self._last_shown = None
         self._told_unreachable = False
 
+    async def tracked(self, work: Callable[[], Awaitable[T]], *, repeat: bool = True) -> T:
+        """`answer(work)` as one of this bridge's runs: run-on-save and shutdown stop it."""
+        task = asyncio.current_task()
+        if task is not None:
+            self.runs.add(task)
+        try:
+            return await self.answer(work, repeat=repeat)
+        finally:
+            if task is not None:
+                self.runs.discard(task)
+
     async def run_tracked(
         self,
         args: list[str] | None,
@@ -200,15 +211,11 @@ class ToxbridgeServer(LanguageServer):
         token: types.ProgressToken | None,
         *,
         repeat: bool = True,
+        origin: str = "run",
     ) -> dict[str, Any]:
-        task = asyncio.current_task()
-        if task is not None:
-            self.runs.add(task)
-        try:
-            result = await self.answer(lambda: self.session.run(args, env, token), repeat=repeat)
-        finally:
-            if task is not None:
-                self.runs.discard(task)
+        result = await self.tracked(
+            lambda: self.session.run(args, env, token, origin), repeat=repeat
+        )
         return result.to_json()
 
     async def stop_runs(self) -> None:
@@ -221,7 +228,7 @@ class ToxbridgeServer(LanguageServer):
     def start_save_run(self) -> None:
         settings = self.session.settings
         task = asyncio.create_task(
-            self.run_tracked(list(settings.save_args), None, None, repeat=False)
+            self.run_tracked(list(settings.save_args), None, None, repeat=False, origin="save")
         )
         self.session.active.add(task)
         task.add_done_callback(_log_outcome(self.session.active))
@@ -238,3 +245,11 @@ def _log_outcome(owner: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]],
 
 def command_token() -> types.ProgressToken | None:
     return _COMMAND_TOKEN.get()
+
+
+def track_command(ls: ToxbridgeServer) -> None:
+    """So that `$/cancelRequest` of the executeCommand request reaches this task."""
+    task, msg_id = asyncio.current_task(), ls.protocol.msg_id
+    if task is not None and msg_id is not None:
+        ls.protocol.command_tasks[msg_id] = task
+        task.add_done_callback(lambda _: ls.protocol.command_tasks.pop(msg_id, None))
