@@ -35,7 +35,9 @@ commands = python -m pytest -p no:cacheprovider test_late.py {posargs}
 [testenv:ok]
 commands = python -m pytest -p no:cacheprovider test_ok.py {posargs}
 [testenv:toggle]
-commands = python -m pytest -p no:cacheprovider test_toggle.py {posargs}
+commands = python -m pytest -p no:cacheprovider {posargs:test_toggle.py}
+[testenv:broken]
+commands = python -m pytest -p no:cacheprovider {posargs:test_broken.py test_toggle.py}
 """
 
 TEST_EARLY = """\
@@ -87,6 +89,8 @@ def test_always_fails():
     assert [1, 2] == [1, 3]
 """
 TOGGLE_LINE, ALWAYS_LINE = 5, 9
+TOGGLE_DEF, ALWAYS_DEF = 4, 8
+TEST_BROKEN = "import a_module_that_does_not_exist  # noqa: F401\n"
 
 PROFILES = ["visual-studio-code", "neovim@v0.7.0"]
 
@@ -100,6 +104,7 @@ def make_lsp_project(root: Path) -> Path:
         os.mkfifo(root / NEVER_RELEASED)
     (root / "test_ok.py").write_text(TEST_OK)
     (root / "test_toggle.py").write_text(TEST_TOGGLE)
+    (root / "test_broken.py").write_text(TEST_BROKEN)
     return root
 
 
@@ -107,7 +112,7 @@ def make_lsp_project(root: Path) -> Path:
 def lsp_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Shared by all bridge tests; its tox envs are created once."""
     return create_envs(
-        make_lsp_project(tmp_path_factory.mktemp("lsp-project")), "early,late,ok,toggle"
+        make_lsp_project(tmp_path_factory.mktemp("lsp-project")), "early,late,ok,toggle,broken"
     )
 
 

@@ -33,7 +33,7 @@ async def test_exact_diagnostics_and_results(bridge: Bridge) -> None:
     assert diagnostic.range.start.line == EARLY_FAIL_LINE - 1
     assert diagnostic.message == "[early] AssertionError: early failure"
     assert (diagnostic.code, diagnostic.source) == ("test_early.py::test_fails_early", "pytest")
-    [related] = diagnostic.related_information
+    [related] = diagnostic.related_information or []
     assert related.location.range.start.line == 4
 
     results = bridge.results()
@@ -69,7 +69,7 @@ async def test_a_partial_run_clears_only_what_it_ran(vscode_bridge: Bridge) -> N
     assert lines == [TOGGLE_LINE - 1, ALWAYS_LINE - 1]
 
     # Only test_toggles runs, and passes: its diagnostic goes, the other one stays.
-    args = ["-e", "toggle", "--", "-k", "test_toggles"]
+    args = ["-e", "toggle", "--", "test_toggle.py", "-k", "test_toggles"]
     result = await bridge.request("tox/run", {"args": args})
     assert (result.exitCode, result.diagnostics) == (0, 0)
     [left] = bridge.client.diagnostics[uri]

@@ -11,7 +11,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
 from toxbridge.errors import ToxbridgeError
-from toxbridge.lsp import messages
+from toxbridge.lsp import handlers_tests, messages
 from toxbridge.lsp.debounce import glob_matches
 from toxbridge.lsp.server import ToxbridgeServer, command_token, track_command
 from toxbridge.lsp.settings import Settings
@@ -24,6 +24,7 @@ def build_server(base: Settings) -> ToxbridgeServer:
     _register_lifecycle(server)
     _register_requests(server)
     _register_commands(server)
+    handlers_tests.register(server)
     return server
 
 

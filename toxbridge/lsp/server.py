@@ -37,6 +37,7 @@ from toxbridge.lsp import messages
 from toxbridge.lsp.debounce import Debouncer
 from toxbridge.lsp.session import Session
 from toxbridge.lsp.settings import Settings, editor_layer, resolve
+from toxbridge.lsp.tests import Tests
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class ToxbridgeServer(LanguageServer):
         self.base = base
         self.editor: Mapping[str, Any] | None = None
         self.session = Session(self, base)
+        self.tests = Tests(self.session)
         self.runs: set[asyncio.Task[Any]] = set()  # runs of this bridge, for run-on-save
         self.debouncer = Debouncer(self.stop_runs, self.start_save_run)
         self._last_shown: str | None = None
@@ -217,6 +219,15 @@ class ToxbridgeServer(LanguageServer):
             lambda: self.session.run(args, env, token, origin), repeat=repeat
         )
         return result.to_json()
+
+    async def run_tests(
+        self, ids: list[str], env: str | None, token: types.ProgressToken | None
+    ) -> dict[str, Any]:
+        try:
+            work = self.tests.run(ids, env, token)
+        except ValueError as error:
+            raise JsonRpcInvalidParams(str(error)) from None
+        return await self.tracked(lambda: work)
 
     async def stop_runs(self) -> None:
         """Cancel this bridge's runs in flight and wait until they have stopped."""
