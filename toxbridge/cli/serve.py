@@ -80,6 +80,14 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
         help="refuse (busy) a client's run when N of its runs are waiting (default %(default)d)",
     )
     parser.add_argument(
+        "--watch-buffer",
+        type=int,
+        default=8 * 1024 * 1024,
+        metavar="BYTES",
+        help="what may wait for one `watch`er that reads slowly before its copies of output "
+        "and test events are dropped (it is told how many: a gap) (default %(default)d)",
+    )
+    parser.add_argument(
         "--kill-leftovers",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -141,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         keys=load_server_keys(keys_dir) if keys_dir else None,
         max_queued=args.max_queued,
         max_queued_per_client=args.max_queued_per_client,
+        watch_bytes=args.watch_buffer,
     )
     become_subreaper()
     asyncio.run(_serve(settings))

@@ -1,7 +1,8 @@
 """The client side of the protocol: one DEALER socket, shared by concurrent requests.
 
 Used by the CLI and by the LSP bridge. `Client.run()` (see `net.remote`) is an async
-context manager and an async iterator of the run's events. Every send and every wait
+context manager and an async iterator of the run's events; so is `Client.watch()` (see
+`net.watching`) of every run's. Every send and every wait
 here has a bound: a request that gets no answer within the timeout, or whose connection
 fails for good (refused, a listener that is no toxbridge server, keys that do not match:
 see `net.monitor`), raises at once; credit and heartbeats never wait for the server.
@@ -28,9 +29,10 @@ from toxbridge.errors import ProtocolError, RemoteError, ServerUnreachable
 from toxbridge.net.auth import ClientKeys, curve_client
 from toxbridge.net.monitor import ConnectionWatch, watch_connection
 from toxbridge.net.remote import RemoteRun, RunEvent
+from toxbridge.net.watching import RemoteWatch
 from toxbridge.wire import protocol
 
-__all__ = ["CREDIT_WINDOW", "Client", "RemoteRun", "RunEvent"]
+__all__ = ["CREDIT_WINDOW", "Client", "RemoteRun", "RemoteWatch", "RunEvent"]
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +184,11 @@ class Client:
             report_log,
         )
         return RemoteRun(self, request)
+
+    def watch(self, *, output: bool = False) -> RemoteWatch:
+        """Every run on the server, as `protocol.Watched` messages (see `net.watching`);
+        with `output`, their output too."""
+        return RemoteWatch(self, protocol.Watch(self.new_id(), output))
 
     # -- plumbing --------------------------------------------------------------------------
 

@@ -101,7 +101,9 @@ async def _run_tox(run: ActiveRun, settings: RunSettings, send: Send) -> int:
             run.liveness_s,
             run.window,
             events=feed is not None,
+            args=run.request.args,
         )
+        run.started = started_msg
         await send(run.envelope, started_msg)
         async with asyncio.TaskGroup() as tasks:
             exited = tasks.create_task(child.wait())
