@@ -134,6 +134,7 @@ class Recorder:
     results: list[Any] = field(default_factory=list)  # tox/testResults params
     runs: list[Any] = field(default_factory=list)  # tox/testRun params
     lens_refreshes: int = 0  # workspace/codeLens/refresh requests
+    watch: list[Any] = field(default_factory=list)  # tox/watch params
 
     def text(self) -> str:
         return "".join(item.text for item in self.output)
@@ -194,6 +195,10 @@ class Bridge:
             await self.client.wait_for_notification("tox/testRun")
         return found[count - 1]
 
+    async def wait_watching(self) -> None:
+        while not any(item.state == "watching" for item in self.recorder.watch):
+            await self.client.wait_for_notification("tox/watch")
+
     async def wait_output(self, pattern: str) -> re.Match[str]:
         while (match := re.search(pattern, self.recorder.text())) is None:
             await self.client.wait_for_notification("tox/output")
@@ -217,6 +222,7 @@ async def start_bridge(
     client.feature("tox/status")(lambda params: recorder.status.append(params))
     client.feature("tox/testResults")(lambda params: recorder.results.append(params))
     client.feature("tox/testRun")(lambda params: recorder.runs.append(params))
+    client.feature("tox/watch")(lambda params: recorder.watch.append(params))
 
     def refresh_lenses(params: Any) -> None:
         recorder.lens_refreshes += 1

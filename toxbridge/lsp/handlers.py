@@ -36,6 +36,8 @@ def _register_lifecycle(server: ToxbridgeServer) -> None:
     @server.feature(types.INITIALIZED)
     def initialized(ls: ToxbridgeServer, params: types.InitializedParams) -> None:
         ls.session.notify_status("idle")
+        ls.initialized = True
+        ls.watcher.restart()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(
@@ -62,6 +64,7 @@ def _register_lifecycle(server: ToxbridgeServer) -> None:
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: ToxbridgeServer, params: None) -> None:
         await ls.debouncer.close()
+        await ls.watcher.stop()
         await ls.stop_runs()
         await ls.session.connection.close()
 

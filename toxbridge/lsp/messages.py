@@ -20,6 +20,7 @@ OUTPUT = "tox/output"
 STATUS = "tox/status"
 TEST_RESULTS = "tox/testResults"
 TEST_RUN = "tox/testRun"
+WATCH = "tox/watch"
 DISCOVER = "tox/discover"
 RUN_TESTS = "tox/runTests"
 

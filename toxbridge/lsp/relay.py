@@ -61,6 +61,7 @@ class Relay:
         self._ticker: asyncio.Task[None] | None = None
         self._announced = False  # tox/testRun "started" was sent
         self._results_sent = False
+        self.lossy = False  # a watched run whose messages were partly dropped
 
     @property
     def env(self) -> str:
@@ -112,7 +113,7 @@ class Relay:
             case protocol.Exit(cancelled=cancelled):
                 self.exit = event
                 if self.results is not None:
-                    self.results.close(complete=not cancelled)
+                    self.results.close(complete=not cancelled and not self.lossy)
 
     def _mapper(self, cwd: str) -> PathMapper:
         return path_mapper(self.session.settings, self.workspace, cwd)

@@ -38,6 +38,7 @@ from toxbridge.lsp.debounce import Debouncer
 from toxbridge.lsp.session import Session
 from toxbridge.lsp.settings import Settings, editor_layer, resolve
 from toxbridge.lsp.tests import Tests
+from toxbridge.lsp.watcher import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,8 @@ class ToxbridgeServer(LanguageServer):
         self.editor: Mapping[str, Any] | None = None
         self.session = Session(self, base)
         self.tests = Tests(self.session)
+        self.watcher = Watcher(self.session)
+        self.initialized = False  # the watch starts once the client said `initialized`
         self.runs: set[asyncio.Task[Any]] = set()  # runs of this bridge, for run-on-save
         self.debouncer = Debouncer(self.stop_runs, self.start_save_run)
         self._last_shown: str | None = None
@@ -172,8 +175,10 @@ class ToxbridgeServer(LanguageServer):
             self.show_error(str(error))
             return
         self.editor = layer
-        self.session.settings = settings
+        before, self.session.settings = self.session.settings, settings
         log.info("settings: %s", settings)
+        if self.initialized and _watch_key(before) != _watch_key(settings):
+            self.watcher.restart()
 
     async def answer(self, work: Callable[[], Awaitable[T]], *, repeat: bool = True) -> T:
         try:
@@ -243,6 +248,10 @@ class ToxbridgeServer(LanguageServer):
         )
         self.session.active.add(task)
         task.add_done_callback(_log_outcome(self.session.active))
+
+
+def _watch_key(settings: Settings) -> tuple[Any, ...]:
+    return (settings.watch, settings.endpoint, settings.keys, settings.timeout_s)
 
 
 def _log_outcome(owner: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:

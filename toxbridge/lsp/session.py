@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ from toxbridge.wire import protocol
 
 log = logging.getLogger(__name__)
 
+MAX_OWN_RUNS = 4096
 CANCEL_GRACE_S = 10.0  # how long a cancelled request waits for tox's tree to be gone
 _ENV_LINE = re.compile(r"^([^\s:]+)(?:\s+->.*)?$")
 
@@ -71,6 +73,7 @@ class Session:
         self.connection = Connection()
         self.diagnostics = BridgeDiagnostics(self._publish)
         self.last_results: dict[str, LastResult] = {}  # test id → its latest result
+        self.own_runs: OrderedDict[str, None] = OrderedDict()  # this bridge's, for the watch
         self._remote_by_token: dict[types.ProgressToken, RemoteRun] = {}
         self.active: set[asyncio.Task[Any]] = set()
 
@@ -100,6 +103,16 @@ class Session:
                 duration = entry.get("durationMs")
                 seconds = duration / 1000 if duration is not None else None
                 self.last_results[entry["id"]] = LastResult(entry["state"], seconds)
+
+    def _own_run(self, remote: RemoteRun) -> RemoteRun:
+        self.own(remote.id)
+        return remote
+
+    def own(self, run_id: str) -> None:
+        """A run this bridge started: the watch leaves it to the request's own relay."""
+        self.own_runs[run_id] = None
+        while len(self.own_runs) > MAX_OWN_RUNS:
+            self.own_runs.popitem(last=False)
 
     def refresh_lenses(self) -> None:
         """Results changed: `workspace/codeLens/refresh`, where the client supports it."""
@@ -136,7 +149,7 @@ class Session:
         chunks: list[bytes] = []
         async with (
             self.connection.use(self.key()) as client,
-            client.run(["l"], env=dict(self.settings.env)) as remote,
+            self._own_run(client.run(["l"], env=dict(self.settings.env))) as remote,
         ):
             async for event in remote:
                 if isinstance(event, protocol.Output) and event.stream is protocol.Stream.STDOUT:
@@ -180,6 +193,7 @@ class Session:
         try:
             async with self.connection.use(self.key()) as client:
                 remote = client.run(tox_args, env=run_env, events=True)
+                self.own(remote.id)
                 async with remote:
                     if progress.token is not None:
                         self._remote_by_token[progress.token] = remote

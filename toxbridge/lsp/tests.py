@@ -92,20 +92,20 @@ class Tests:
         args = ["-e", env, "--", *COLLECT_ARGS]
         records: list[events.Record] = []
         cwd: str | None = None
-        async with (
-            session.connection.use(session.key()) as client,
-            client.run(args, env=dict(session.settings.env), events=True) as remote,
-        ):
-            async for event in remote:
-                if isinstance(event, protocol.Started):
-                    cwd = event.cwd
-                    if not event.events:
-                        raise ToxbridgeError(
-                            "discovery needs test events, which the server does not send: "
-                            "start `toxbridge serve` without --no-test-events"
-                        )
-                elif isinstance(event, protocol.Test):
-                    records.extend(r for r in event.records() if not isinstance(r, Exception))
+        async with session.connection.use(session.key()) as client:
+            remote = client.run(args, env=dict(session.settings.env), events=True)
+            session.own(remote.id)
+            async with remote:
+                async for event in remote:
+                    if isinstance(event, protocol.Started):
+                        cwd = event.cwd
+                        if not event.events:
+                            raise ToxbridgeError(
+                                "discovery needs test events, which the server does not "
+                                "send: start `toxbridge serve` without --no-test-events"
+                            )
+                    elif isinstance(event, protocol.Test):
+                        records.extend(r for r in event.records() if not isinstance(r, Exception))
         resolver = self._resolver(cwd or "")
         discovery = discover(env, records, resolver)
         self._collection_diagnostics(records, resolver)
