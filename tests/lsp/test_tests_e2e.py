@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from lsprotocol import types
+from pygls.exceptions import JsonRpcRequestCancelled
 
 from tests.conftest import RunningServer
 from tests.lsp.conftest import (
@@ -164,8 +165,9 @@ async def test_lenses_come_from_discovery_once_it_ran(tests_bridge: Bridge) -> N
     assert await lenses(bridge, "tox.ini") == []
 
 
-async def test_run_tests_is_cancelled_by_tox_cancel(
-    tox_server: RunningServer, lsp_project: Path
+@pytest.mark.parametrize("how", ["tox/cancel", "$/cancelRequest"])
+async def test_run_tests_is_cancellable(
+    tox_server: RunningServer, lsp_project: Path, how: str
 ) -> None:
     options = {
         "endpoint": tox_server.endpoint,
@@ -173,13 +175,24 @@ async def test_run_tests_is_cancelled_by_tox_cancel(
     }
     bridge = await start_bridge(lsp_project, options)
     try:
-        running = asyncio.ensure_future(
-            bridge.request("tox/runTests", {"ids": ["late|test_late.py::test_fails_late"]})
-        )
+        send = bridge.client.protocol.send_request_async
+        params = {"ids": ["late|test_late.py::test_fails_late", "ok"]}
+        # pytest-lsp leaves send_request_async unannotated
+        request = send("tox/runTests", params, msg_id="tests-to-cancel")  # type: ignore[no-untyped-call]
+        running = asyncio.ensure_future(request)
         await bridge.wait_run("started", origin="tests")
-        await bridge.request("tox/cancel", {})
-        [run] = (await running).runs
-        assert run.cancelled
+        if how == "tox/cancel":
+            await bridge.request("tox/cancel", {})
+            [run] = (await running).runs  # the env after the cancelled one did not run
+            assert run.cancelled
+        else:
+            cancel = types.CancelParams(id="tests-to-cancel")
+            bridge.client.protocol.notify(types.CANCEL_REQUEST, cancel)
+            with pytest.raises(JsonRpcRequestCancelled):
+                await running
+            finished = await bridge.wait_status("finished")
+            assert finished.cancelled is True
         assert (await bridge.request("tox/ping", {})).running == []
+        assert [r.env for r in bridge.recorder.runs if r.state == "started"] == ["late"]
     finally:
         await stop_bridge(bridge)

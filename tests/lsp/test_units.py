@@ -60,6 +60,9 @@ def test_defaults_and_save_args() -> None:
     )
     assert settings.save_args == ("-e", "py")
     assert resolve(settings, None, {"runOnSaveArgs": []}).save_args == ()
+    assert (settings.test_envs, settings.watch, settings.code_lens) == ((), True, True)
+    tests = resolve(settings, None, {"testEnvs": ["py", "lint"], "watch": False, "codeLens": False})
+    assert (tests.test_envs, tests.watch, tests.code_lens) == (("py", "lint"), False, False)
 
 
 @pytest.mark.parametrize(
@@ -71,6 +74,9 @@ def test_defaults_and_save_args() -> None:
         ({"env": {"A": 1}}, "env"),
         ({"pathMappings": [{"container": "/a"}]}, "pathMappings"),
         ({"runOnSave": "yes"}, "runOnSave"),
+        ({"testEnvs": "py"}, "testEnvs"),
+        ({"watch": 1}, "watch"),
+        ({"codeLens": None, "watch": "no"}, "watch"),
     ],
 )
 def test_bad_settings_name_the_key(layer: dict[str, object], named: str) -> None:
