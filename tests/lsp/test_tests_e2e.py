@@ -90,6 +90,15 @@ async def test_discover_gives_each_env_its_tree_and_errors(tests_bridge: Bridge)
     assert len([r for r in bridge.recorder.runs if r.state == "started"]) == 0
 
 
+async def test_discover_says_when_tox_itself_failed(tests_bridge: Bridge) -> None:
+    [env] = (await tests_bridge.request("tox/discover", {"env": "nosuchenv"})).envs
+    assert (env.env, env.items) == ("nosuchenv", [])
+    [error] = env.errors
+    assert error.id == "nosuchenv"
+    assert error.message.startswith("tox -e nosuchenv exited with code ")
+    assert "nosuchenv" in error.message.partition("\n")[2]  # tox's own words
+
+
 async def test_run_tests_runs_exactly_the_ids(tests_bridge: Bridge) -> None:
     bridge = tests_bridge
     await bridge.request("tox/discover", {"env": "toggle"})

@@ -24,7 +24,13 @@ from toxbridge.lsp.testing.discovery import Discovery, discover, discovery_json
 from toxbridge.lsp.testing.lenses import Lens, file_lenses
 from toxbridge.lsp.testing.scan import scan_source
 from toxbridge.lsp.testing.store import COLLECT, Owner
-from toxbridge.lsp.testing.tree import SEPARATOR, fewest, pytest_args, split_id
+from toxbridge.lsp.testing.tree import (
+    SEPARATOR,
+    CollectionError,
+    fewest,
+    pytest_args,
+    split_id,
+)
 from toxbridge.reporter import events
 from toxbridge.wire import protocol
 
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COLLECT_ARGS = ("--collect-only", "-q")
+TAIL_BYTES = 2048
 
 
 def split_ids(ids: Sequence[str], env: str | None = None) -> dict[str, list[str]]:
@@ -57,6 +64,20 @@ def tox_args(env: str, keys: Sequence[str], rootdir: str | None) -> list[str]:
     keys = fewest(keys)
     posargs = pytest_args(keys, rootdir) if rootdir else [key for key in keys if key]
     return ["-e", env, *(["--", *posargs] if posargs else [])]
+
+
+class OutputTail:
+    """The last TAIL_BYTES of a run's output, for an error message."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self._data += data
+        del self._data[:-TAIL_BYTES]
+
+    def text(self) -> str:
+        return self._data.decode(errors="replace").strip()
 
 
 class Tests:
@@ -92,6 +113,8 @@ class Tests:
         args = ["-e", env, "--", *COLLECT_ARGS]
         records: list[events.Record] = []
         cwd: str | None = None
+        tail = OutputTail()
+        code = 0
         async with session.connection.use(session.key()) as client:
             remote = client.run(args, env=dict(session.settings.env), events=True)
             session.own(remote.id)
@@ -106,8 +129,16 @@ class Tests:
                             )
                     elif isinstance(event, protocol.Test):
                         records.extend(r for r in event.records() if not isinstance(r, Exception))
+                    elif isinstance(event, protocol.Output):
+                        tail.feed(event.data)
+                    elif isinstance(event, protocol.Exit):
+                        code = event.code
         resolver = self._resolver(cwd or "")
         discovery = discover(env, records, resolver)
+        if code != 0 and not any(isinstance(r, events.Session) for r in records):
+            # tox failed before pytest started (an unknown env, its install failed, ...)
+            text = f"tox -e {env} exited with code {code} before pytest collected:\n{tail.text()}"
+            discovery.errors.append(CollectionError("", None, None, text))
         self._collection_diagnostics(records, resolver)
         return discovery
 

@@ -105,7 +105,9 @@ def tree_json(node: TreeNode, uri: Uri) -> Json:
 def errors_json(discovery: Discovery, uri: Uri) -> list[Json]:
     found = []
     for error in discovery.errors:
-        entry: Json = {"id": make_id(discovery.env, error.nodeid), "message": error.text}
+        # a failure of the env itself (no node id) is the env's: its id is the env's name
+        test_id = make_id(discovery.env, error.nodeid) if error.nodeid else discovery.env
+        entry: Json = {"id": test_id, "message": error.text}
         if error.path is not None:
             entry.update(uri=uri(error.path), range=lsp_range(error.line or 1))
         found.append(entry)
