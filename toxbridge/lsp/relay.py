@@ -87,8 +87,8 @@ class Relay:
         match event:
             case protocol.Output(stream=stream, data=data):
                 self.batcher.feed(stream.value, data)
-                if self.results is not None and stream is protocol.Stream.STDOUT:
-                    self.results.output(data)
+                if self.results is not None:
+                    self.results.output(data, stream.value)
             case protocol.Test():
                 if self.results is not None:
                     self.results.records(event.records())

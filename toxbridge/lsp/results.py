@@ -22,12 +22,28 @@ from collections.abc import Sequence
 
 from toxbridge.diagnostics import Diagnostic, DiagnosticParser, PathMapper
 from toxbridge.diagnostics.exact import COLLECT, STARTED, TEST, ExactResults, PathResolver
+from toxbridge.diagnostics.model import Severity
+from toxbridge.diagnostics.setup import (
+    CONFIG_FILES,
+    ROOT_ENV,
+    SetupEvent,
+    SetupFailure,
+    SetupScanner,
+    section_line,
+)
 from toxbridge.lsp.publish import BridgeDiagnostics, path_to_uri
 from toxbridge.lsp.testing.report import Json, ResultBatch, result_json
-from toxbridge.lsp.testing.store import Owner
+from toxbridge.lsp.testing.store import SETUP, Owner
 from toxbridge.reporter import events
 
 _COUNTED = ("passed", "failed", "errored", "skipped")
+# what makes a file of CONFIG_FILES tox's configuration (tox.ini and tox.toml: being there)
+_TOX_CONFIG = {
+    "tox.ini": ("",),
+    "setup.cfg": ("[tox:tox]",),
+    "pyproject.toml": ("[tool.tox", "legacy_tox_ini"),
+    "tox.toml": ("",),
+}
 
 
 def selected_envs(args: Sequence[str]) -> list[str]:
@@ -66,6 +82,8 @@ class RunResults:
         self._workspace = workspace
         self._args = list(args)
         self.parser = DiagnosticParser(mapper)
+        self._mapper = mapper
+        self.setup = SetupScanner()
         exists = functools.lru_cache(maxsize=4096)(os.path.isfile)
         resolver = PathResolver(mapper, workspace, exists, mapper.local_roots)
         self.exact = ExactResults(resolver) if events_on else None
@@ -111,8 +129,11 @@ class RunResults:
 
     # -- text ------------------------------------------------------------------------------
 
-    def output(self, data: bytes) -> None:
-        self._text_diagnostics(self.parser.feed(data))
+    def output(self, data: bytes, stream: str = "stdout") -> None:
+        """tox's output: pytest's text is on stdout; a setup step's complaints on both."""
+        if stream == "stdout":
+            self._text_diagnostics(self.parser.feed(data))
+        self._setup_diagnostics(self.setup.feed(data, stream))
 
     def _text_diagnostics(self, found: list[Diagnostic]) -> None:
         if self.parser.status.env:
@@ -135,10 +156,49 @@ class RunResults:
         """The run ended (`complete`: tox finished, not cancelled): the parser's last
         diagnostics, and the envs the text proved clean lose their older ones."""
         self._text_diagnostics(self.parser.close())
+        self._setup_diagnostics(self.setup.close())
         if not complete or has_posargs(self._args):
             return
         for env in sorted((self._text_envs | {""}) - self._exact_envs()):
             self._diagnostics.settle(env, [owner for owner in self._text if owner.env == env])
+
+    # -- setup failures (tox's own output) --------------------------------------------------
+
+    def _setup_diagnostics(self, found: list[SetupEvent]) -> None:
+        """A failure sits on the env's section of the config file; an env that reached its
+        commands (the configuration too, then) loses its older one."""
+        changes: dict[Owner, list[Diagnostic]] = {}
+        for event in found:
+            if not isinstance(event, SetupFailure):
+                for owner in (Owner(event.env, SETUP, ""), Owner(ROOT_ENV, SETUP, "")):
+                    changes[owner] = []
+                    self._failing.discard(owner)
+                continue
+            where = self._config_site(event)
+            if where is None:
+                continue
+            what = f"tox env {event.env}" if event.env else "tox"
+            message = f"{what}: {event.message}"
+            diagnostic = Diagnostic(*where, None, Severity.ERROR, message, None, event.env or None)
+            changes[Owner(event.env, SETUP, "")] = [diagnostic]
+            self._failing.add(Owner(event.env, SETUP, ""))
+        if changes:
+            self._diagnostics.replace(changes, self._workspace)
+
+    def _config_site(self, failure: SetupFailure) -> tuple[str, int] | None:
+        """(local path, line): where tox located the error, else the env's section."""
+        if failure.path is not None and failure.line is not None:
+            return self._mapper.map(failure.path), failure.line
+        for name in CONFIG_FILES:
+            path = self._mapper.map(name)
+            try:
+                with open(path, encoding="utf-8", errors="replace") as config:
+                    text = config.read()
+            except OSError:
+                continue
+            if any(mark in text for mark in _TOX_CONFIG[name]):
+                return path, section_line(name, text, failure.env)
+        return None
 
     # -- progress --------------------------------------------------------------------------
 
