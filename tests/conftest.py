@@ -61,6 +61,19 @@ def pytest_configure(config: pytest.Config) -> None:
     or through a server, inherits this override."""
     paths = os.pathsep.join(site.getsitepackages())
     os.environ.setdefault("TOX_OVERRIDE", f"testenv.set_env+=PYTHONPATH={paths}")
+    # tox lists each env's installed packages when it thinks it runs in CI (`CI` and the
+    # vendors' variables, tox.util.ci), and then shows every env's output in parallel
+    # mode: the tests compare tox's output with a developer's, wherever they run
+    for variable in CI_VARIABLES:
+        os.environ.pop(variable, None)
+
+
+# tox.util.ci's list (private to tox, so copied)
+CI_VARIABLES = (
+    "CI", "TF_BUILD", "bamboo.buildKey", "BUILDKITE", "CIRCLECI", "CIRRUS_CI",
+    "CODEBUILD_BUILD_ID", "GITHUB_ACTIONS", "GITLAB_CI", "HEROKU_TEST_RUN_ID", "BUILD_ID",
+    "TEAMCITY_VERSION", "TRAVIS",
+)  # fmt: skip
 
 
 def free_port() -> int:

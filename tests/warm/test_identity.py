@@ -7,6 +7,7 @@ two runs of tox (durations, pids, the temp path).
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from dataclasses import dataclass
@@ -68,9 +69,11 @@ class Outcome:
     stderr: bytes
 
 
-def run_through(server: RunningServer, *args: str, color: str = "no") -> Outcome:
+def run_through(
+    server: RunningServer, *args: str, color: str = "no", ours: tuple[str, ...] = ()
+) -> Outcome:
     result = subprocess.run(
-        toxbridge("run", "--color", color, *server.client_args(), *args),
+        toxbridge("run", "--color", color, *ours, *server.client_args(), *args),
         capture_output=True,
         timeout=90,
     )
@@ -123,6 +126,35 @@ def test_same_as_cold(
     cold = run_through(cold_server, *args)
     assert_same(warm, cold, warm_project, unordered=name in UNORDERED)
     assert "cold run" not in warm_server.log.read_text()
+
+
+WITH_EVENTS = ("failing-tests", "posargs", "several-envs", "parallel", "verbose-failing")
+
+
+@pytest.mark.parametrize("name", WITH_EVENTS)
+def test_same_as_cold_with_test_events(
+    name: str,
+    warm_server: RunningServer,
+    cold_server: RunningServer,
+    warm_project: Path,
+    tmp_path: Path,
+) -> None:
+    """With the reporter in pytest (`--report-log` asks for test events), warm and cold
+    still print the same, and report the same tests the same way."""
+    args = INVOCATIONS[name]
+    logs = {side: tmp_path / f"{side}.jsonl" for side in ("warm", "cold")}
+    warm = run_through(warm_server, *args, ours=("--report-log", str(logs["warm"])))
+    cold = run_through(cold_server, *args, ours=("--report-log", str(logs["cold"])))
+    assert_same(warm, cold, warm_project, unordered=name in UNORDERED)
+    reports = {side: _test_reports(path) for side, path in logs.items()}
+    assert reports["warm"] == reports["cold"]
+    assert reports["warm"], "the run reported no tests: were test events on?"
+
+
+def _test_reports(path: Path) -> list[tuple[str, str, str]]:
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    reports = [line for line in lines if line.get("$report_type") == "TestReport"]
+    return sorted((line["nodeid"], line["when"], line["outcome"]) for line in reports)
 
 
 def test_client_colour_is_the_same(

@@ -13,6 +13,8 @@
 - A run someone else ended (another client's cancel, `quit --now`, a server limit)
   ends with one line on stderr that says who or what.
 - A connection lost mid-run: what arrived before is written first, then the error.
+- With `results` (`--report-log`, the summary), the run asks for test events and
+  `results` gets them; tox's output is the same either way.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import signal
 from collections.abc import Sequence
 
+from toxbridge.cli.results import RunResults
 from toxbridge.cli.terminal import Terminal, say, tty_request
 from toxbridge.cli.writer import OutputWriter
 from toxbridge.errors import ToxbridgeError
@@ -37,15 +40,23 @@ CANCEL_ACK_S = 2.0  # how long we wait for the server to confirm a cancel before
 
 
 async def relay(
-    client: Client, tox_args: Sequence[str], color: bool, env: dict[str, str], tty: bool = False
+    client: Client,
+    tox_args: Sequence[str],
+    color: bool,
+    env: dict[str, str],
+    results: RunResults | None = None,
+    *,
+    tty: bool = False,
 ) -> int:
     """Run tox remotely, copy its output to ours, return its exit code."""
+    asks = results is not None
+    report_log = results is not None and results.report_log
     request_tty = tty_request() if tty else None
-    async with (
-        OutputWriter() as out,
-        client.run(tox_args, env=env, color=color, tty=request_tty) as remote,
-    ):
-        relaying = _Relay(client, remote, out)
+    remote_run = client.run(
+        tox_args, env=env, color=color, events=asks, report_log=report_log, tty=request_tty
+    )
+    async with OutputWriter() as out, remote_run as remote:
+        relaying = _Relay(client, remote, out, results)
         if not tty:
             return await relaying.run()
         terminal = Terminal(
@@ -65,10 +76,13 @@ async def relay(
 
 
 class _Relay:
-    def __init__(self, client: Client, remote: RemoteRun, out: OutputWriter) -> None:
+    def __init__(
+        self, client: Client, remote: RemoteRun, out: OutputWriter, results: RunResults | None
+    ) -> None:
         self.client = client
         self.remote = remote
         self.out = out
+        self.results = results
         self.interrupts = 0
         self.stopping: asyncio.Task[None] | None = None
         self.main = asyncio.current_task()
@@ -105,6 +119,10 @@ class _Relay:
                         await self.out.write(1, data)
                     case protocol.Output(data=data):
                         await self.out.write(2, data)
+                    case protocol.Test() if self.results is not None:
+                        self.results.add(event)
+                    case protocol.Started() if self.results is not None:
+                        self.results.started(event)
                     case protocol.Queued(position=position):
                         self.say(f"queued, {position} run(s) ahead")
                     case protocol.Exit(code=code, reason=reason, detail=detail):

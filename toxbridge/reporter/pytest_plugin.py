@@ -29,6 +29,7 @@ import linecache
 import os
 import platform
 import pprint
+import re
 import socket
 import sys
 import sysconfig
@@ -237,11 +238,15 @@ def _prefixes(paths: Any) -> tuple[str, ...]:
     return tuple(os.path.join(str(path), "") for path in paths if path)
 
 
+_INSTALLED = re.compile(r"[/\\](site|dist)-packages[/\\]")
+
+
 class Frames:
     """[path, 1-based line] of a traceback's frames, from the first one of the user's code.
 
     pytest's and pluggy's frames go; so do the callers before the test (plugins' wrappers,
-    the standard library's unittest), which live in the interpreter's library paths.
+    the standard library's unittest), which live in the interpreter's library paths or in
+    any site-packages (a plugin found on PYTHONPATH is outside the env's own paths).
     """
 
     def __init__(self) -> None:
@@ -255,7 +260,7 @@ class Frames:
         frames = [(frame.f_code.co_filename, line) for frame, line in traceback.walk_tb(tb)]
         frames = [frame for frame in frames if not frame[0].startswith(self.machinery)]
         for start, (path, _) in enumerate(frames):
-            if not path.startswith(self.library):
+            if not path.startswith(self.library) and not _INSTALLED.search(path):
                 return frames[start:]
         return frames
 

@@ -109,7 +109,6 @@ class WarmTox:
     ) -> AsyncIterator[ChildProcess]:
         """Run tox with `args` in the root, warm when possible; the cold path's guarantees.
         With `pty`, tox's stdin, stdout and stderr are its slave (see `process.pty`)."""
-        worker = await self._usable_worker(env)
         writes: tuple[int, ...]
         if pty is None:
             out_read, out_write = output_pipe()
@@ -120,10 +119,7 @@ class WarmTox:
             reads, writes = [os.dup(pty.master)], (pty.slave,)
         process: WarmProcess | None = None
         try:
-            if worker is not None:
-                process = await worker.fork(args, self.root, env, writes)
-        except WorkerLost as error:
-            log.warning("warm tox worker lost (%s): this run is cold", error)
+            process = await self._fork(args, env, writes)
         finally:
             if pty is None:
                 for fd in writes:
@@ -143,6 +139,22 @@ class WarmTox:
         stderr = reads[1] if len(reads) > 1 else None
         async with ChildProcess.adopt(process, reads[0], stderr, policy) as child:
             yield child
+
+    async def _fork(
+        self, args: Sequence[str], env: Mapping[str, str], fds: tuple[int, ...]
+    ) -> WarmProcess | None:
+        """Hand the run to a worker, or None for a cold run. Nothing has started when a
+        worker is found lost (one that died idle, its exit not seen yet): a fresh worker
+        then costs less than a cold run."""
+        for attempt in ("starting another", "this run is cold"):
+            worker = await self._usable_worker(env)
+            if worker is None:
+                return None
+            try:
+                return await worker.fork(args, self.root, env, fds)
+            except WorkerLost as error:
+                log.warning("warm tox worker lost (%s): %s", error, attempt)
+        return None
 
     def worker_pids(self) -> tuple[int, ...]:
         """The worker's pid, if one runs: the server's child, not a run's."""
