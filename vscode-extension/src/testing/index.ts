@@ -1,14 +1,23 @@
 /**
- * The Testing view: one TestController "toxbridge" with the tree (discovery.ts).
+ * The Testing view: one TestController "toxbridge" with the tree (discovery.ts), the "Run"
+ * profile (runs.ts) and publish-only runs for runs started elsewhere.
  */
 
 import * as vscode from "vscode";
 
 import { TEST_CONTROLLER_ID, TEST_CONTROLLER_LABEL } from "../constants";
 import { TestTree, type Log, type TestBridge } from "./discovery";
+import { TestRuns } from "./runs";
 
 export function registerTesting(context: vscode.ExtensionContext, bridge: TestBridge, log: Log): void {
   const controller = vscode.tests.createTestController(TEST_CONTROLLER_ID, TEST_CONTROLLER_LABEL);
   const tree = new TestTree(controller, bridge, log);
-  context.subscriptions.push(controller, tree);
+  const runs = new TestRuns(controller, tree, bridge, log);
+  const profile = controller.createRunProfile(
+    "Run",
+    vscode.TestRunProfileKind.Run,
+    (request, token) => runs.runRequest(request, token),
+    true,
+  );
+  context.subscriptions.push(controller, tree, runs, profile);
 }
