@@ -1,11 +1,13 @@
 /**
  * The Testing view: one TestController "toxbridge" with the tree (discovery.ts), the "Run"
- * profile (runs.ts) and publish-only runs for runs started elsewhere.
+ * profile with continuous run (runs.ts, continuous.ts) and publish-only runs for runs
+ * started elsewhere.
  */
 
 import * as vscode from "vscode";
 
 import { TEST_CONTROLLER_ID, TEST_CONTROLLER_LABEL } from "../constants";
+import { ContinuousRuns } from "./continuous";
 import { TestTree, type Log, type TestBridge } from "./discovery";
 import { TestRuns } from "./runs";
 
@@ -13,11 +15,23 @@ export function registerTesting(context: vscode.ExtensionContext, bridge: TestBr
   const controller = vscode.tests.createTestController(TEST_CONTROLLER_ID, TEST_CONTROLLER_LABEL);
   const tree = new TestTree(controller, bridge, log);
   const runs = new TestRuns(controller, tree, bridge, log);
+  const continuous = new ContinuousRuns(tree, runs, bridge, log);
   const profile = controller.createRunProfile(
     "Run",
     vscode.TestRunProfileKind.Run,
-    (request, token) => runs.runRequest(request, token),
+    (request, token) => (request.continuous === true ? continuous.watch(request, token) : runs.runRequest(request, token)),
+    true,
+    undefined,
     true,
   );
-  context.subscriptions.push(controller, tree, runs, profile);
+  context.subscriptions.push(
+    controller,
+    tree,
+    runs,
+    continuous,
+    profile,
+    vscode.workspace.onDidSaveTextDocument((document) => {
+      continuous.onSave(document);
+    }),
+  );
 }
