@@ -28,7 +28,7 @@ export interface TestingSeen {
   failedState?: string;
   /** The passing test's state icon class after that run (it was not run). */
   otherState?: string;
-  /** The peek's message text. */
+  /** The peek's title (the message). */
   peekMessage?: string;
   /** The two sides of the diff editor in the peek. */
   diffOriginal?: string;
@@ -82,7 +82,7 @@ export async function testingPhase(
   await peek.waitFor();
   const diff = peek.locator(".monaco-diff-editor");
   await diff.waitFor();
-  seen.peekMessage = normalise(await peek.locator(".peekview-title, .test-output-peek-message-container").first().innerText()).trim();
+  seen.peekMessage = normalise(await peek.locator(".peekview-title").first().innerText()).trim();
   seen.diffOriginal = normalise(await diff.locator(".editor.original .view-lines").innerText()).trim();
   seen.diffModified = normalise(await diff.locator(".editor.modified .view-lines").innerText()).trim();
   const file = path.join(config.artifacts, "vscode-testing.png");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import type { TestRunEvent } from "../src/testing/protocol";
-import { publishedRunName, RunRouter } from "../src/testing/routing";
+import { isCollectOnly, publishedRunName, RunRouter } from "../src/testing/routing";
 
 interface FakeRun {
   readonly name: string;
@@ -69,12 +69,22 @@ describe("RunRouter", () => {
 
   it("treats results of a run it never saw start as a run from elsewhere", () => {
     const { router: routes, published } = router();
-    const run = routes.runFor("x", "py311");
+    const run = routes.runFor("x", "py311") ?? assert.fail("a run");
     assert.equal(run.name, "tox -e py311 (elsewhere)");
     assert.equal(routes.runFor("x", "py311"), run);
     routes.endAll();
     assert.ok(run.ended);
     assert.equal(published.length, 1);
+  });
+
+  it("shows no run for a collection (the bridge's discovery seen through its watch)", () => {
+    const { router: routes, published } = router();
+    routes.onTestRun(started("c", "py", "watch", ["-e", "py", "--", "--collect-only", "-q"]));
+    assert.equal(routes.runFor("c", "py"), undefined);
+    routes.onTestRun({ ...started("c", "py", "watch"), state: "ended" });
+    assert.equal(published.length, 0);
+    assert.ok(isCollectOnly(["--", "--co"]));
+    assert.ok(!isCollectOnly(["--collect-only"]), "only what follows `--` goes to pytest");
   });
 
   it("names palette runs and code lens runs", () => {

@@ -23,8 +23,15 @@ interface Claim<T> {
 }
 
 interface Known<T> {
-  readonly run: T;
+  /** Undefined for a run that is not shown (a collection). */
+  readonly run: T | undefined;
   readonly published: boolean;
+}
+
+/** pytest's collect-only runs (the bridge's discovery, seen through its watch) show nothing. */
+export function isCollectOnly(args: readonly string[]): boolean {
+  const posargs = args.indexOf("--");
+  return posargs >= 0 && args.slice(posargs + 1).some((arg) => arg === "--collect-only" || arg === "--co");
 }
 
 export class RunRouter<T> {
@@ -56,7 +63,7 @@ export class RunRouter<T> {
     const known = this.known.get(event.runId);
     if (known?.published === true) {
       this.known.delete(event.runId);
-      this.factory.end(known.run, event);
+      if (known.run !== undefined) this.factory.end(known.run, event);
     }
   }
 
@@ -65,7 +72,7 @@ export class RunRouter<T> {
    * `tox/testRun` was missed) is treated as if it had started with `origin` "watch", unless
    * a claim is waiting for its env.
    */
-  runFor(runId: string, env: string, started?: TestRunEvent): T {
+  runFor(runId: string, env: string, started?: TestRunEvent): T | undefined {
     const known = this.known.get(runId);
     if (known !== undefined) {
       return known.run;
@@ -82,7 +89,7 @@ export class RunRouter<T> {
       return claim.run;
     }
     const event: TestRunEvent = started ?? { runId, env, state: "started", origin: "watch", args: [] };
-    const run = this.factory.publish(event);
+    const run = isCollectOnly(event.args) ? undefined : this.factory.publish(event);
     this.known.set(runId, { run, published: true });
     return run;
   }
@@ -97,7 +104,7 @@ export class RunRouter<T> {
     for (const [runId, known] of [...this.known]) {
       if (known.published) {
         this.known.delete(runId);
-        this.factory.end(known.run, undefined);
+        if (known.run !== undefined) this.factory.end(known.run, undefined);
       }
     }
   }

@@ -140,7 +140,7 @@ export class TestRuns implements vscode.Disposable {
       return;
     }
     const active = this.router.runFor(batch.runId, batch.env);
-    if (active.isEnded) {
+    if (active === undefined || active.isEnded) {
       return;
     }
     const inWorkspace = insideFolders((vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.toString()));

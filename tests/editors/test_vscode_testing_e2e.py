@@ -1,0 +1,116 @@
+"""The Testing view end to end, in a real VS Code (code-server 4.100.3 + headless Chromium).
+
+A real `toxbridge serve` rooted in a copy of the project elsewhere than the workspace (as a
+container's /src would be), the built .vsix, the real `toxbridge lsp`, tox and pytest: the
+Test Explorer shows the tree the server collected under its env, running one failing test
+from its row marks exactly it failed, and its peek shows the message and the diff of the
+compared values. Set TOXBRIDGE_SKIP_VSCODE_E2E=1 to skip.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.editors.vscode_harness import (
+    CHROMIUM,
+    code_server_running,
+    drive,
+    install_extension,
+    make_profile,
+    output_channel_logs,
+    require_prerequisites,
+    toxbridge_serve,
+    workspace_settings,
+)
+
+TOX_INI = """\
+[tox]
+env_list = py
+
+[testenv]
+skip_install = true
+system_site_packages = true
+commands = python -m pytest {posargs}
+
+[pytest]
+testpaths = tests
+addopts = -p no:cacheprovider
+"""
+
+TEST_SAMPLE = """\
+def test_passes():
+    assert 1 + 1 == 2
+
+
+def test_fails():
+    total = 1 + 1
+    assert total == 3
+"""
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def make_project(root: Path) -> Path:
+    (root / "tests").mkdir(parents=True)
+    (root / "tox.ini").write_text(TOX_INI)
+    (root / "tests" / "test_sample.py").write_text(TEST_SAMPLE)
+    return root
+
+
+def test_testing_view_runs_one_test_and_shows_its_diff(tmp_path: Path) -> None:
+    code_server = require_prerequisites()
+    project = make_project(tmp_path / "project")
+    # the server's copy, as in a container: paths come back mapped onto the workspace
+    container = tmp_path / "container" / "src"
+    shutil.copytree(project, container)
+    dirs = make_profile(tmp_path)
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    install_extension(code_server, dirs)
+    config = {
+        "folder": str(project),
+        "artifacts": str(artifacts),
+        "chromium": str(CHROMIUM),
+        "runTimeoutMs": 120_000,
+        "expand": ["py", "tests", "test_sample.py"],
+        "testFile": "tests/test_sample.py",
+        "failingTest": "test_fails",
+        "passingTest": "test_passes",
+    }
+    with (
+        toxbridge_serve(container, tmp_path / "serve.log") as (endpoint, _serve),
+        code_server_running(code_server, dirs, project, tmp_path / "code-server.log") as url,
+    ):
+        config["settingsFile"] = str(workspace_settings(project, endpoint))
+        completed, seen = drive(url, config, phase="testing", result=tmp_path / "drive.json")
+    channel = output_channel_logs(dirs["user"])
+    report = (
+        f"driver exit {completed.returncode}\n{completed.stderr}\n"
+        f"result: {json.dumps(seen, indent=2)}\noutput channel:\n{channel}\n"
+        f"server log:\n{(tmp_path / 'serve.log').read_text(errors='replace')}"
+    )
+    assert completed.returncode == 0, report
+    assert seen.get("error") is None, report
+    testing = seen["testing"]
+
+    # the tree the server collected, under its env
+    rows = [row.strip() for row in testing["rows"]]
+    assert rows[:3] == ["py", "tests", "test_sample.py"], report
+    assert sorted(rows[3:]) == ["test_fails", "test_passes"], report
+
+    # exactly the test that ran is failed; its neighbour was not run
+    assert testing["failedState"] == "failed", report
+    assert testing["otherState"] == "unset", report
+
+    # the failure's message, with the compared values as a diff (expected | actual)
+    assert "assert 2 == 3" in testing["peekMessage"], report
+    assert testing["diffOriginal"] == "3", report
+    assert testing["diffModified"] == "2", report
+
+    screenshot = Path(testing["screenshot"])
+    assert screenshot.parent == artifacts
+    assert screenshot.stat().st_size > 0
