@@ -28,9 +28,9 @@ export interface TestingSeen {
   failedState?: string;
   /** The passing test's state icon class after that run (it was not run). */
   otherState?: string;
-  /** The peek's title (the message). */
+  /** The failing test's row in the Test Results tree (its name and message). */
   peekMessage?: string;
-  /** The two sides of the diff editor in the peek. */
+  /** The two sides of the diff editor that the message opens. */
   diffOriginal?: string;
   diffModified?: string;
   screenshot?: string;
@@ -76,25 +76,37 @@ export async function testingPhase(
   seen.failedState = await stateOf(failing);
   seen.otherState = await stateOf(passing);
 
-  step("open the failure's peek");
-  await runCommand(page, "Test: Go to Next Test Failure");
-  const peek = page.locator(".test-output-peek");
-  await peek.waitFor();
-  const diff = peek.locator(".monaco-diff-editor");
+  step("open the failure's message in the Test Results panel");
+  const results = page.locator(".test-output-peek-tree").last();
+  await results.waitFor();
+  const resultRow = results
+    .locator(".monaco-list-row", { hasText: config.failingTest })
+    .filter({ has: page.locator(".codicon-testing-failed-icon") })
+    .first();
+  await resultRow.waitFor();
+  // With one message the row carries it as its description, and selecting the row shows
+  // the message's diff beside the tree.
+  seen.peekMessage = normalise(await resultRow.innerText()).trim();
+  await resultRow.click();
+  const diff = page.locator(".monaco-diff-editor").first();
   await diff.waitFor();
-  seen.peekMessage = normalise(await peek.locator(".peekview-title").first().innerText()).trim();
   seen.diffOriginal = normalise(await diff.locator(".editor.original .view-lines").innerText()).trim();
   seen.diffModified = normalise(await diff.locator(".editor.modified .view-lines").innerText()).trim();
+  // tox has exited (the status bar's last result), so the picture shows the finished run
+  await page
+    .locator('[id="toxbridge.toxbridge.toxbridge.status"]', { hasText: /tox: failed/ })
+    .waitFor({ timeout: config.runTimeoutMs });
   const file = path.join(config.artifacts, "vscode-testing.png");
   await page.screenshot({ path: file });
   seen.screenshot = file;
 }
 
-/** The explorer row whose label is exactly `label`. */
+/** The explorer row whose label is exactly `label` (after a run followed by its duration). */
 function testRow(page: Page, label: string): Locator {
+  const text = new RegExp(`^\\s*${escape(label)}(?:\\d+(?:\\.\\d+)?\\s*m?s)?\\s*$`);
   return page
     .locator(".test-explorer .monaco-list-row")
-    .filter({ has: page.locator(".testing-stdtree-container > .label", { hasText: new RegExp(`^\\s*${escape(label)}(?![\\w.])`) }) })
+    .filter({ has: page.locator(".testing-stdtree-container > .label", { hasText: text }) })
     .first();
 }
 

@@ -45,6 +45,7 @@ export class TestTree implements vscode.Disposable {
   /** Envs whose tests have been collected at least once. */
   private readonly discovered = new Set<string>();
   private readonly inFlight = new Map<string, Promise<void>>();
+  private listing: Promise<void> | undefined;
   private rediscovery: vscode.CancellationTokenSource | undefined;
   private readonly debouncer: Debouncer<string>;
   private readonly disposables: vscode.Disposable[] = [];
@@ -167,7 +168,15 @@ export class TestTree implements vscode.Disposable {
     await Promise.all(envs.map((item) => this.discover(item.id, true, token)));
   }
 
-  private async loadEnvs(): Promise<void> {
+  /** Lists the envs (one listing at a time: VS Code may ask again while one runs). */
+  private loadEnvs(): Promise<void> {
+    this.listing ??= this.listEnvs().finally(() => {
+      this.listing = undefined;
+    });
+    return this.listing;
+  }
+
+  private async listEnvs(): Promise<void> {
     let envs: string[];
     try {
       envs = await this.envNames();
