@@ -120,6 +120,12 @@ describe("parseDiscover and envSpec", () => {
     assert.deepEqual(spec.children[0].range, range(4));
   });
 
+  it("puts an error with the env's id on the env (tox could not run it)", () => {
+    const spec = envSpec({ env: "py39", items: [], errors: [{ id: "py39", message: "py39: failed with could not find python3.9" }] });
+    assert.equal(spec.error, "py39: failed with could not find python3.9");
+    assert.deepEqual(spec.children, []);
+  });
+
   it("drops malformed nodes and keeps the rest", () => {
     const [tree] = parseDiscover({
       envs: [{ env: "py", items: [{ id: "py|a.py", kind: "file", children: [{ kind: "test" }, { id: "py|a.py::t", kind: "weird" }] }] }],

@@ -241,7 +241,7 @@ export class TestTree implements vscode.Disposable {
       this.data.set(item, { wireId: spec.wireId, kind: "env" });
       this.forgetEnv(env);
       this.apply(item.children, spec.children);
-      item.error = undefined;
+      item.error = spec.error;
       item.canResolveChildren = false;
       this.discovered.add(env);
     } catch (error) {

@@ -36,16 +36,20 @@ export function envSpec(tree: EnvTree): ItemSpec {
   const envNode = tree.items.length === 1 && only?.kind === "env" ? only : undefined;
   const nodes = envNode === undefined ? tree.items : envNode.children;
   const children = nodes.map(nodeSpec);
+  // An error with the env's own id: tox could not run the env at all.
+  const isEnv = (id: string) => id === tree.env || id === `${tree.env}${ID_SEPARATOR}`;
+  const envErrors = tree.errors.filter((error) => isEnv(error.id)).map((error) => error.message);
   for (const error of tree.errors) {
-    addError(children, error);
+    if (!isEnv(error.id)) addError(children, error);
   }
-  return {
+  const spec: ItemSpec = {
     id: tree.env,
     wireId: envNode?.id ?? tree.env,
     label: tree.env,
     kind: "env",
     children,
   };
+  return envErrors.length > 0 ? { ...spec, error: envErrors.join("\n\n") } : spec;
 }
 
 function nodeSpec(node: TreeNode): ItemSpec {
