@@ -32,7 +32,8 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  
 from tests.conftest import free_port, make_project, start_server, toxbridge  # noqa: E402
 from toxbridge.lsp.handlers import build_server  # noqa: E402
 from toxbridge.lsp.progress import RunProgress  # noqa: E402
-from toxbridge.lsp.session import Session, _Relay  # noqa: E402
+from toxbridge.lsp.relay import Relay  # noqa: E402
+from toxbridge.lsp.session import Session  # noqa: E402
 from toxbridge.lsp.settings import Settings  # noqa: E402
 from toxbridge.wire import protocol  # noqa: E402
 
@@ -132,7 +133,7 @@ def bench_failure_latency(rounds: int) -> list[float]:
         server = build_server(Settings(endpoint="tcp://127.0.0.1:1"))
         writer = _TimedWriter()
         server.protocol.set_writer(writer)
-        relay = _Relay(Session(server, server.base), RunProgress(server, None))
+        relay = Relay(Session(server, server.base), RunProgress(server, None))
         relay.workspace = "/work"
         relay.handle(protocol.Started("run-1", 1, "/app"))
         relay.handle(protocol.Output("run-1", protocol.Stream.STDOUT, 0, FAILURE_LOG))

@@ -34,6 +34,10 @@ commands = python -m pytest -p no:cacheprovider test_early.py {posargs}
 commands = python -m pytest -p no:cacheprovider test_late.py {posargs}
 [testenv:ok]
 commands = python -m pytest -p no:cacheprovider test_ok.py {posargs}
+[testenv:toggle]
+commands = python -m pytest -p no:cacheprovider {posargs:test_toggle.py}
+[testenv:broken]
+commands = python -m pytest -p no:cacheprovider {posargs:test_broken.py test_toggle.py}
 """
 
 TEST_EARLY = """\
@@ -72,6 +76,22 @@ def release_fifo(path: Path) -> None:
 
 TEST_OK = "def test_ok():\n    assert True\n"
 
+# A test that fails only when asked to (TOXBRIDGE_USER_MODE=fail), beside one that always does.
+TEST_TOGGLE = """\
+import os
+
+
+def test_toggles():
+    assert os.environ.get("TOXBRIDGE_USER_MODE") != "fail", "toggled to fail"
+
+
+def test_always_fails():
+    assert [1, 2] == [1, 3]
+"""
+TOGGLE_LINE, ALWAYS_LINE = 5, 9
+TOGGLE_DEF, ALWAYS_DEF = 4, 8
+TEST_BROKEN = "import a_module_that_does_not_exist  # noqa: F401\n"
+
 PROFILES = ["visual-studio-code", "neovim@v0.7.0"]
 
 
@@ -83,13 +103,17 @@ def make_lsp_project(root: Path) -> Path:
     if not (root / NEVER_RELEASED).exists():
         os.mkfifo(root / NEVER_RELEASED)
     (root / "test_ok.py").write_text(TEST_OK)
+    (root / "test_toggle.py").write_text(TEST_TOGGLE)
+    (root / "test_broken.py").write_text(TEST_BROKEN)
     return root
 
 
 @pytest.fixture(scope="session")
 def lsp_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Shared by all bridge tests; its tox envs are created once."""
-    return create_envs(make_lsp_project(tmp_path_factory.mktemp("lsp-project")), "early,late,ok")
+    return create_envs(
+        make_lsp_project(tmp_path_factory.mktemp("lsp-project")), "early,late,ok,toggle,broken"
+    )
 
 
 @pytest.fixture
@@ -107,6 +131,10 @@ class Recorder:
 
     output: list[Any] = field(default_factory=list)
     status: list[Any] = field(default_factory=list)
+    results: list[Any] = field(default_factory=list)  # tox/testResults params
+    runs: list[Any] = field(default_factory=list)  # tox/testRun params
+    lens_refreshes: int = 0  # workspace/codeLens/refresh requests
+    watch: list[Any] = field(default_factory=list)  # tox/watch params
 
     def text(self) -> str:
         return "".join(item.text for item in self.output)
@@ -140,6 +168,37 @@ class Bridge:
             await self.client.wait_for_notification("tox/status")
         return found[count - 1]
 
+    def results(self, run_id: str | None = None) -> dict[str, Any]:
+        """Each test id's latest `tox/testResults` entry (of the run `run_id`, or any)."""
+        return {
+            entry.id: entry
+            for batch in self.recorder.results
+            if run_id in (None, batch.runId)
+            for entry in batch.results
+        }
+
+    async def wait_result(self, test_id: str, state: str) -> Any:
+        while getattr(self.results().get(test_id), "state", None) != state:
+            await self.client.wait_for_notification("tox/testResults")
+        return self.results()[test_id]
+
+    async def wait_run(self, state: str, count: int = 1, origin: str | None = None) -> Any:
+        """The `count`-th `tox/testRun` notification with `state` (and `origin`)."""
+        while (
+            len(
+                found := [
+                    r for r in self.recorder.runs if r.state == state and origin in (None, r.origin)
+                ]
+            )
+            < count
+        ):
+            await self.client.wait_for_notification("tox/testRun")
+        return found[count - 1]
+
+    async def wait_watching(self) -> None:
+        while not any(item.state == "watching" for item in self.recorder.watch):
+            await self.client.wait_for_notification("tox/watch")
+
     async def wait_output(self, pattern: str) -> re.Match[str]:
         while (match := re.search(pattern, self.recorder.text())) is None:
             await self.client.wait_for_notification("tox/output")
@@ -161,6 +220,14 @@ async def start_bridge(
     # pygls registers plain functions only (it sets attributes on them)
     client.feature("tox/output")(lambda params: recorder.output.append(params))
     client.feature("tox/status")(lambda params: recorder.status.append(params))
+    client.feature("tox/testResults")(lambda params: recorder.results.append(params))
+    client.feature("tox/testRun")(lambda params: recorder.runs.append(params))
+    client.feature("tox/watch")(lambda params: recorder.watch.append(params))
+
+    def refresh_lenses(params: Any) -> None:
+        recorder.lens_refreshes += 1
+
+    client.feature(types.WORKSPACE_CODE_LENS_REFRESH)(refresh_lenses)
 
     await client.initialize_session(
         types.InitializeParams(

@@ -108,10 +108,16 @@ async def test_commands_run_ping_and_envs(vscode_bridge: Bridge) -> None:
     envs: Any = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="toxbridge.envs")
     )
-    assert envs["envs"] == ["early", "late", "ok"]
+    assert envs["envs"] == ["early", "late", "ok", "toggle", "broken"]
     pong: Any = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="toxbridge.ping")
     )
     assert pong["connected"] is True
     assert pong["rttMs"] > 0
-    assert (await vscode_bridge.request("tox/envs", {})).envs == ["early", "late", "ok"]
+    assert (await vscode_bridge.request("tox/envs", {})).envs == [
+        "early",
+        "late",
+        "ok",
+        "toggle",
+        "broken",
+    ]

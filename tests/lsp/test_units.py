@@ -13,12 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toxbridge.diagnostics import Diagnostic, Severity
 from toxbridge.errors import ConfigError
 from toxbridge.lsp.debounce import Debouncer, glob_matches
 from toxbridge.lsp.messages import command_run_arguments
 from toxbridge.lsp.output import MAX_TEXT_BYTES, OutputBatcher
-from toxbridge.lsp.publish import DiagnosticsPublisher
 from toxbridge.lsp.session import parse_env_list
 from toxbridge.lsp.settings import PathMapping, base_settings, editor_layer, resolve
 
@@ -62,6 +60,9 @@ def test_defaults_and_save_args() -> None:
     )
     assert settings.save_args == ("-e", "py")
     assert resolve(settings, None, {"runOnSaveArgs": []}).save_args == ()
+    assert (settings.test_envs, settings.watch, settings.code_lens) == ((), True, True)
+    tests = resolve(settings, None, {"testEnvs": ["py", "lint"], "watch": False, "codeLens": False})
+    assert (tests.test_envs, tests.watch, tests.code_lens) == (("py", "lint"), False, False)
 
 
 @pytest.mark.parametrize(
@@ -73,6 +74,9 @@ def test_defaults_and_save_args() -> None:
         ({"env": {"A": 1}}, "env"),
         ({"pathMappings": [{"container": "/a"}]}, "pathMappings"),
         ({"runOnSave": "yes"}, "runOnSave"),
+        ({"testEnvs": "py"}, "testEnvs"),
+        ({"watch": 1}, "watch"),
+        ({"codeLens": None, "watch": "no"}, "watch"),
     ],
 )
 def test_bad_settings_name_the_key(layer: dict[str, object], named: str) -> None:
@@ -186,28 +190,6 @@ async def test_debouncer_restarts_the_quiet_period_on_every_save() -> None:
     # a quiet period that did not restart would have ended at first + delay, before `last`
     assert started_at[0] - last >= delay * 0.95
     assert started_at[0] - first >= 0.8 + delay * 0.95
-
-
-def test_publisher_publishes_per_file_and_clears_stale_files() -> None:
-    published: list[tuple[str, int]] = []
-    publisher = DiagnosticsPublisher(lambda uri, items: published.append((uri, len(items))))
-
-    def failure(path: str, line: int) -> Diagnostic:
-        return Diagnostic(path, line, None, Severity.ERROR, "boom", f"{path}::t", "py")
-
-    publisher.begin_run()
-    publisher.add([failure("/w/a.py", 3)], "/w")
-    publisher.add([failure("/w/a.py", 9), failure("b.py", 1)], "/w")
-    publisher.end_run(complete=True)
-    assert published == [("file:///w/a.py", 1), ("file:///w/a.py", 2), ("file:///w/b.py", 1)]
-    published.clear()
-    publisher.begin_run()
-    publisher.add([failure("/w/b.py", 2)], "/w")
-    publisher.end_run(complete=False)  # cancelled: a.py was not proven fixed
-    assert published == [("file:///w/b.py", 1)]
-    publisher.begin_run()
-    publisher.end_run(complete=True)
-    assert published[1:] == [("file:///w/a.py", 0), ("file:///w/b.py", 0)]
 
 
 def test_building_the_cli_does_not_import_pygls() -> None:

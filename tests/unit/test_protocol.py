@@ -104,6 +104,7 @@ def test_arbitrary_frames_only_ever_raise_protocol_errors(frames: list[bytes]) -
 
 HEADER_NAMES = ["id", "args", "env", "n", "now", "target", "stream", "seq", "code", "by"]
 HEADER_NAMES += ["liveness_s", "window", "reason", "detail"]
+HEADER_NAMES += ["events", "report_log", "count", "output", "run", "event", "dropped"]
 header_values = st.recursive(
     st.none() | st.booleans() | st.integers() | finite | text,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(text, children, max_size=3),

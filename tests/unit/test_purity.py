@@ -29,6 +29,7 @@ def imported_after(statement: str) -> set[str]:
         "toxbridge.wire.protocol",
         "toxbridge.wire.headers",
         "toxbridge.diagnostics",
+        "toxbridge.diagnostics.exact",
         "toxbridge.cli.parse",
         "toxbridge.server.policy",
     ],

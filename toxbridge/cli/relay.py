@@ -11,6 +11,8 @@
 - A run someone else ended (another client's cancel, `quit --now`, a server limit)
   ends with one line on stderr that says who or what.
 - A connection lost mid-run: what arrived before is written first, then the error.
+- With `results` (`--report-log`, the summary), the run asks for test events and
+  `results` gets them; tox's output is the same either way.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import os
 import signal
 from collections.abc import Sequence
 
+from toxbridge.cli.results import RunResults
 from toxbridge.cli.writer import OutputWriter
 from toxbridge.errors import ToxbridgeError
 from toxbridge.net.client import Client
@@ -33,17 +36,29 @@ INTERRUPTED = 130
 CANCEL_ACK_S = 2.0  # how long we wait for the server to confirm a cancel before we leave
 
 
-async def relay(client: Client, tox_args: Sequence[str], color: bool, env: dict[str, str]) -> int:
+async def relay(
+    client: Client,
+    tox_args: Sequence[str],
+    color: bool,
+    env: dict[str, str],
+    results: RunResults | None = None,
+) -> int:
     """Run tox remotely, copy its output to ours, return its exit code."""
-    async with OutputWriter() as out, client.run(tox_args, env=env, color=color) as remote:
-        return await _Relay(client, remote, out).run()
+    asks = results is not None
+    report_log = results is not None and results.report_log
+    remote_run = client.run(tox_args, env=env, color=color, events=asks, report_log=report_log)
+    async with OutputWriter() as out, remote_run as remote:
+        return await _Relay(client, remote, out, results).run()
 
 
 class _Relay:
-    def __init__(self, client: Client, remote: RemoteRun, out: OutputWriter) -> None:
+    def __init__(
+        self, client: Client, remote: RemoteRun, out: OutputWriter, results: RunResults | None
+    ) -> None:
         self.client = client
         self.remote = remote
         self.out = out
+        self.results = results
         self.interrupts = 0
         self.stopping: asyncio.Task[None] | None = None
         self.main = asyncio.current_task()
@@ -78,6 +93,10 @@ class _Relay:
                         await self.out.write(1, data)
                     case protocol.Output(data=data):
                         await self.out.write(2, data)
+                    case protocol.Test() if self.results is not None:
+                        self.results.add(event)
+                    case protocol.Started() if self.results is not None:
+                        self.results.started(event)
                     case protocol.Queued(position=position):
                         self._say(f"queued, {position} run(s) ahead")
                     case protocol.Exit(code=code, reason=reason, detail=detail):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from toxbridge.config import Endpoint
 
 if TYPE_CHECKING:
+    from toxbridge.cli.results import RunResults
     from toxbridge.net.client import Client
 
 
@@ -45,16 +46,44 @@ async def _main(args: argparse.Namespace) -> int:
                 flush=True,
             )
         client = open_client(settings, liveness_s=args.liveness, name="toxbridge run")
+        project = settings.project.path
+        results = _results(args, os.path.dirname(project) if project else os.getcwd())
         async with client:
-            return await relay(client, args.tox_args, color, env)
+            code = await relay(client, args.tox_args, color, env, results)
+        if results is not None:
+            await _report(args, results)
+        return code
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def relay(client: Client, tox_args: Sequence[str], color: bool, env: dict[str, str]) -> int:
+def _results(args: argparse.Namespace, local_root: str) -> RunResults | None:
+    """What the run's test events are for, if anything: a report log, a summary."""
+    from toxbridge.cli.results import RunResults
+
+    summary = args.summary and os.isatty(2)
+    if args.report_log is None and not summary:
+        return None
+    return RunResults(local_root, report_log=args.report_log is not None)
+
+
+async def _report(args: argparse.Namespace, results: RunResults) -> None:
+    if args.report_log is not None:
+        await asyncio.to_thread(results.write_report_log, args.report_log)
+    if args.summary and os.isatty(2) and (lines := results.summary()):
+        print("\n".join(["", *lines]), file=sys.stderr, flush=True)
+
+
+async def relay(
+    client: Client,
+    tox_args: Sequence[str],
+    color: bool,
+    env: dict[str, str],
+    results: RunResults | None = None,
+) -> int:
     """Run tox remotely, copy its output to ours, return its exit code (see cli.relay)."""
     from toxbridge.cli.relay import relay as relay_run
 
-    return await relay_run(client, tox_args, color, env)
+    return await relay_run(client, tox_args, color, env, results)
 
 
 @contextlib.asynccontextmanager

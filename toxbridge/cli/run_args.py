@@ -19,10 +19,20 @@ from toxbridge.errors import ConfigError
 COLOR_CHOICES = ("auto", "yes", "no")
 # toxbridge's long options after `run`, by how many arguments they take
 _WITH_VALUE = frozenset(
-    ("--host", "--port", "--endpoint", "--keys", "--timeout", "--liveness", "--env", "--log-level")
+    (
+        "--host",
+        "--port",
+        "--endpoint",
+        "--keys",
+        "--timeout",
+        "--liveness",
+        "--env",
+        "--log-level",
+        "--report-log",
+    )
 )
 _OPTIONAL_VALUE = {"--color": COLOR_CHOICES}  # bare `--color` means yes
-_FLAGS = frozenset(("--local", "--help"))
+_FLAGS = frozenset(("--local", "--help", "--summary", "--no-summary"))
 
 USAGE = "toxbridge [CONNECTION OPTIONS] run [--OPTION ...] [TOX ARGS ...]"
 EPILOG = """\
@@ -94,6 +104,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_LIVENESS_S,
         metavar="SECONDS",
         help="give up when the server is silent this long mid-run (default %(default)g)",
+    )
+    parser.add_argument(
+        "--report-log",
+        metavar="FILE",
+        help="write the tests' results to FILE as pytest-reportlog JSON lines, paths mapped "
+        "to this project (from the server's test events; empty if the run has none)",
+    )
+    parser.add_argument(
+        "--summary",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="when stderr is a terminal, end with toxbridge's own summary: each failure as "
+        "path:line: message [env|test id], and the counts per env (default)",
     )
     parser.set_defaults(tox_args=[])
 

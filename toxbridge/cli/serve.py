@@ -80,12 +80,27 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
         help="refuse (busy) a client's run when N of its runs are waiting (default %(default)d)",
     )
     parser.add_argument(
+        "--watch-buffer",
+        type=int,
+        default=8 * 1024 * 1024,
+        metavar="BYTES",
+        help="what may wait for one `watch`er that reads slowly before its copies of output "
+        "and test events are dropped (it is told how many: a gap) (default %(default)d)",
+    )
+    parser.add_argument(
         "--kill-leftovers",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="kill what a run leaves running outside tox's process group once tox is done "
         "(default); --no-kill-leftovers only names it on the run's stderr. Cancel kills it "
         "either way",
+    )
+    parser.add_argument(
+        "--test-events",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="give runs that ask for them exact test results from inside pytest, through "
+        "toxbridge's tox plugin (default); --no-test-events runs plain tox for everyone",
     )
     parser.add_argument(
         "--cold",
@@ -126,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
             tox_version=tox_version,
             warm=None if args.cold else WarmTox(root, tox_command),
             kill_leftovers=args.kill_leftovers,
+            test_events=args.test_events,
         ),
         liveness_s=args.liveness,
         max_message_bytes=args.max_message_size,
@@ -133,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         keys=load_server_keys(keys_dir) if keys_dir else None,
         max_queued=args.max_queued,
         max_queued_per_client=args.max_queued_per_client,
+        watch_bytes=args.watch_buffer,
     )
     become_subreaper()
     asyncio.run(_serve(settings))

@@ -64,6 +64,11 @@ class PathMapper:
                 return posixpath.join(local, rest) if rest else local
         return path
 
+    @property
+    def local_roots(self) -> list[str]:
+        """The local side of every mapping."""
+        return [local for _, local in self._mappings]
+
     def container_root(self, path: str) -> str | None:
         """The container prefix `path` lies under: the tox root when pytest hides its rootdir."""
         for remote, _ in self._mappings:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,9 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
 from toxbridge.errors import ToxbridgeError
-from toxbridge.lsp import messages
+from toxbridge.lsp import handlers_tests, messages
 from toxbridge.lsp.debounce import glob_matches
-from toxbridge.lsp.server import ToxbridgeServer, command_token
+from toxbridge.lsp.server import ToxbridgeServer, command_token, track_command
 from toxbridge.lsp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,6 +24,7 @@ def build_server(base: Settings) -> ToxbridgeServer:
     _register_lifecycle(server)
     _register_requests(server)
     _register_commands(server)
+    handlers_tests.register(server)
     return server
 
 
@@ -36,6 +36,8 @@ def _register_lifecycle(server: ToxbridgeServer) -> None:
     @server.feature(types.INITIALIZED)
     def initialized(ls: ToxbridgeServer, params: types.InitializedParams) -> None:
         ls.session.notify_status("idle")
+        ls.initialized = True
+        ls.watcher.restart()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(
@@ -62,6 +64,7 @@ def _register_lifecycle(server: ToxbridgeServer) -> None:
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: ToxbridgeServer, params: None) -> None:
         await ls.debouncer.close()
+        await ls.watcher.stop()
         await ls.stop_runs()
         await ls.session.connection.close()
 
@@ -105,20 +108,13 @@ async def ping(ls: ToxbridgeServer) -> dict[str, Any]:
 
 
 def _register_commands(server: ToxbridgeServer) -> None:
-    def tracked(ls: ToxbridgeServer) -> None:
-        # so that $/cancelRequest of the executeCommand request reaches this task
-        task, msg_id = asyncio.current_task(), ls.protocol.msg_id
-        if task is not None and msg_id is not None:
-            ls.protocol.command_tasks[msg_id] = task
-            task.add_done_callback(lambda _: ls.protocol.command_tasks.pop(msg_id, None))
-
     @server.command(messages.COMMAND_RUN)
     async def run_command(ls: ToxbridgeServer, *arguments: Any) -> dict[str, Any]:
         try:
             args, env = messages.command_run_arguments(arguments)
         except ValueError as error:
             raise JsonRpcInvalidParams(str(error)) from None
-        tracked(ls)
+        track_command(ls)
         return await ls.run_tracked(args, env, command_token())
 
     @server.command(messages.COMMAND_CANCEL)
@@ -131,5 +127,5 @@ def _register_commands(server: ToxbridgeServer) -> None:
 
     @server.command(messages.COMMAND_ENVS)
     async def envs_command(ls: ToxbridgeServer, *arguments: Any) -> dict[str, Any]:
-        tracked(ls)
+        track_command(ls)
         return {"envs": await ls.answer(ls.session.envs)}

@@ -18,11 +18,18 @@ PING = "tox/ping"
 ENVS = "tox/envs"
 OUTPUT = "tox/output"
 STATUS = "tox/status"
+TEST_RESULTS = "tox/testResults"
+TEST_RUN = "tox/testRun"
+WATCH = "tox/watch"
+DISCOVER = "tox/discover"
+RUN_TESTS = "tox/runTests"
 
 COMMAND_RUN = "toxbridge.run"
 COMMAND_CANCEL = "toxbridge.cancel"
 COMMAND_PING = "toxbridge.ping"
 COMMAND_ENVS = "toxbridge.envs"
+COMMAND_RUN_TESTS = "toxbridge.runTests"
+COMMAND_RUN_FILE = "toxbridge.runFile"
 
 
 @attrs.define
@@ -37,6 +44,37 @@ class NoParams:
     """`{}`; accepts (and ignores) a work-done token like any LSP request."""
 
     work_done_token: types.ProgressToken | None = None
+
+
+@attrs.define
+class DiscoverParams:
+    env: str | None = None
+    refresh: bool = False
+    work_done_token: types.ProgressToken | None = None
+
+
+@attrs.define
+class RunTestsParams:
+    ids: list[str] = attrs.field(factory=list)
+    env: str | None = None
+    origin: str | None = None
+    work_done_token: types.ProgressToken | None = None
+
+
+@attrs.define
+class DiscoverRequest:
+    id: int | str
+    params: DiscoverParams | None = None
+    method: str = DISCOVER
+    jsonrpc: str = "2.0"
+
+
+@attrs.define
+class RunTestsRequest:
+    id: int | str
+    params: RunTestsParams | None = None
+    method: str = RUN_TESTS
+    jsonrpc: str = "2.0"
 
 
 @attrs.define
@@ -60,7 +98,36 @@ MESSAGE_TYPES: dict[str, type[Any]] = {
     CANCEL: PlainRequest,
     PING: PlainRequest,
     ENVS: PlainRequest,
+    DISCOVER: DiscoverRequest,
+    RUN_TESTS: RunTestsRequest,
 }
+
+
+def command_object(name: str, arguments: tuple[Any, ...], required: str) -> dict[str, Any]:
+    """A command's one `{…}` argument, with `required` in it, and `env` a string if given."""
+    if len(arguments) != 1 or not isinstance(arguments[0], dict):
+        raise ValueError(f"{name} takes one object argument, e.g. [{{{required!r}: …}}]")
+    options: dict[str, Any] = arguments[0]
+    if required not in options:
+        raise ValueError(f"{name}: {required!r} is missing")
+    if options.get("env") is not None and not isinstance(options["env"], str):
+        raise ValueError(f"{name}: 'env' must be a string")
+    return options
+
+
+def command_run_tests_arguments(arguments: tuple[Any, ...]) -> tuple[list[str], str | None]:
+    options = command_object(COMMAND_RUN_TESTS, arguments, "ids")
+    ids = options["ids"]
+    if not (isinstance(ids, list) and all(isinstance(item, str) for item in ids)):
+        raise ValueError(f"{COMMAND_RUN_TESTS}: 'ids' must be a list of strings")
+    return ids, options.get("env")
+
+
+def command_run_file_arguments(arguments: tuple[Any, ...]) -> tuple[str, str | None]:
+    options = command_object(COMMAND_RUN_FILE, arguments, "uri")
+    if not isinstance(options["uri"], str):
+        raise ValueError(f"{COMMAND_RUN_FILE}: 'uri' must be a string")
+    return options["uri"], options.get("env")
 
 
 def command_run_arguments(

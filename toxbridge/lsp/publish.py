@@ -1,18 +1,16 @@
-"""Diagnostics from the parser, published per file as they complete.
-
-A run starts with an empty set. Each new failure republishes its file's list, so the
-editor shows failures while tox still runs. When the run ends, files that had
-diagnostics from an earlier run and have none now get `[]`.
+"""Diagnostics as the editor gets them: toxbridge's `Diagnostic`s → LSP ones, kept per
+owner (a test, a file's collection) and published per file as they change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from lsprotocol import types
 
 from toxbridge.diagnostics.model import Diagnostic, Location, Severity
+from toxbridge.lsp.testing.store import DiagnosticStore, Owner
 
 SOURCE = "pytest"
 
@@ -61,36 +59,25 @@ def to_lsp(diagnostic: Diagnostic, workspace: str | None, related: bool = True) 
     )
 
 
-class DiagnosticsPublisher:
-    """Owns what the editor shows for the bridge; one instance for the bridge's life."""
+class BridgeDiagnostics:
+    """What the editor shows, for the bridge's whole life: every run (its own, run-on-save,
+    watched) sets the diagnostics of the owners it reported on (lsp/testing/store.py), so
+    runs that overlap or run only some tests never wipe each other's."""
 
     def __init__(self, publish: Publish, related: bool = True) -> None:
-        self._publish = publish
         self._related = related
-        self._shown: set[str] = set()  # uris with a non-empty list in the editor
-        self._run: dict[str, list[types.Diagnostic]] = {}
+        self.store: DiagnosticStore[types.Diagnostic] = DiagnosticStore(publish)
 
-    def begin_run(self) -> None:
-        self._run = {}
+    def replace(self, changes: Mapping[Owner, Iterable[Diagnostic]], workspace: str | None) -> None:
+        self.store.replace(
+            {
+                owner: [
+                    (path_to_uri(d.path, workspace), to_lsp(d, workspace, self._related))
+                    for d in diagnostics
+                ]
+                for owner, diagnostics in changes.items()
+            }
+        )
 
-    @property
-    def count(self) -> int:
-        return sum(len(items) for items in self._run.values())
-
-    def add(self, diagnostics: Iterable[Diagnostic], workspace: str | None) -> None:
-        touched = set()
-        for diagnostic in diagnostics:
-            uri = path_to_uri(diagnostic.path, workspace)
-            self._run.setdefault(uri, []).append(to_lsp(diagnostic, workspace, self._related))
-            touched.add(uri)
-        for uri in sorted(touched):
-            self._publish(uri, list(self._run[uri]))
-            self._shown.add(uri)
-
-    def end_run(self, complete: bool) -> None:
-        """Clear files that passed; only a complete run proves they did."""
-        if not complete:
-            return
-        for uri in sorted(self._shown - self._run.keys()):
-            self._publish(uri, [])
-        self._shown = set(self._run)
+    def settle(self, env: str, keep: Iterable[Owner]) -> None:
+        self.store.settle(env, keep)

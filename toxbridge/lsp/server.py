@@ -37,6 +37,8 @@ from toxbridge.lsp import messages
 from toxbridge.lsp.debounce import Debouncer
 from toxbridge.lsp.session import Session
 from toxbridge.lsp.settings import Settings, editor_layer, resolve
+from toxbridge.lsp.tests import Tests
+from toxbridge.lsp.watcher import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +135,9 @@ class ToxbridgeServer(LanguageServer):
         self.base = base
         self.editor: Mapping[str, Any] | None = None
         self.session = Session(self, base)
+        self.tests = Tests(self.session)
+        self.watcher = Watcher(self.session)
+        self.initialized = False  # the watch starts once the client said `initialized`
         self.runs: set[asyncio.Task[Any]] = set()  # runs of this bridge, for run-on-save
         self.debouncer = Debouncer(self.stop_runs, self.start_save_run)
         self._last_shown: str | None = None
@@ -170,8 +175,10 @@ class ToxbridgeServer(LanguageServer):
             self.show_error(str(error))
             return
         self.editor = layer
-        self.session.settings = settings
+        before, self.session.settings = self.session.settings, settings
         log.info("settings: %s", settings)
+        if self.initialized and _watch_key(before) != _watch_key(settings):
+            self.watcher.restart()
 
     async def answer(self, work: Callable[[], Awaitable[T]], *, repeat: bool = True) -> T:
         try:
@@ -193,6 +200,17 @@ class ToxbridgeServer(LanguageServer):
         self._last_shown = None
         self._told_unreachable = False
 
+    async def tracked(self, work: Callable[[], Awaitable[T]], *, repeat: bool = True) -> T:
+        """`answer(work)` as one of this bridge's runs: run-on-save and shutdown stop it."""
+        task = asyncio.current_task()
+        if task is not None:
+            self.runs.add(task)
+        try:
+            return await self.answer(work, repeat=repeat)
+        finally:
+            if task is not None:
+                self.runs.discard(task)
+
     async def run_tracked(
         self,
         args: list[str] | None,
@@ -200,16 +218,21 @@ class ToxbridgeServer(LanguageServer):
         token: types.ProgressToken | None,
         *,
         repeat: bool = True,
+        origin: str = "run",
     ) -> dict[str, Any]:
-        task = asyncio.current_task()
-        if task is not None:
-            self.runs.add(task)
-        try:
-            result = await self.answer(lambda: self.session.run(args, env, token), repeat=repeat)
-        finally:
-            if task is not None:
-                self.runs.discard(task)
+        result = await self.tracked(
+            lambda: self.session.run(args, env, token, origin), repeat=repeat
+        )
         return result.to_json()
+
+    async def run_tests(
+        self, ids: list[str], env: str | None, token: types.ProgressToken | None
+    ) -> dict[str, Any]:
+        try:
+            work = self.tests.run(ids, env, token)
+        except ValueError as error:
+            raise JsonRpcInvalidParams(str(error)) from None
+        return await self.tracked(lambda: work)
 
     async def stop_runs(self) -> None:
         """Cancel this bridge's runs in flight and wait until they have stopped."""
@@ -221,10 +244,14 @@ class ToxbridgeServer(LanguageServer):
     def start_save_run(self) -> None:
         settings = self.session.settings
         task = asyncio.create_task(
-            self.run_tracked(list(settings.save_args), None, None, repeat=False)
+            self.run_tracked(list(settings.save_args), None, None, repeat=False, origin="save")
         )
         self.session.active.add(task)
         task.add_done_callback(_log_outcome(self.session.active))
+
+
+def _watch_key(settings: Settings) -> tuple[Any, ...]:
+    return (settings.watch, settings.endpoint, settings.keys, settings.timeout_s)
 
 
 def _log_outcome(owner: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
@@ -238,3 +265,11 @@ def _log_outcome(owner: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]],
 
 def command_token() -> types.ProgressToken | None:
     return _COMMAND_TOKEN.get()
+
+
+def track_command(ls: ToxbridgeServer) -> None:
+    """So that `$/cancelRequest` of the executeCommand request reaches this task."""
+    task, msg_id = asyncio.current_task(), ls.protocol.msg_id
+    if task is not None and msg_id is not None:
+        ls.protocol.command_tasks[msg_id] = task
+        task.add_done_callback(lambda _: ls.protocol.command_tasks.pop(msg_id, None))

@@ -1,9 +1,9 @@
 """Runs through the bridge: one `Session` per editor connection.
 
-A run relays the server's events to the editor: `tox/status`, batched `tox/output`,
-`$/progress`, and diagnostics as the parser completes them. Cancelling the task that
-executes a run (`$/cancelRequest`, or a newer run-on-save) cancels the remote run and
-waits, briefly, for the server to confirm that tox's process tree is gone.
+A run asks the server for test events and relays everything to the editor (lsp/relay.py).
+Cancelling the task that executes a run (`$/cancelRequest`, or a newer run-on-save)
+cancels the remote run and waits, briefly, for the server to confirm that tox's process
+tree is gone.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,19 +21,20 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from toxbridge.diagnostics import DiagnosticParser, PathMapper
 from toxbridge.errors import ToxbridgeError
 from toxbridge.lsp.connection import Connection, ConnectionKey
-from toxbridge.lsp.messages import OUTPUT, STATUS
-from toxbridge.lsp.output import FLUSH_INTERVAL_S, OutputBatcher
+from toxbridge.lsp.messages import STATUS
 from toxbridge.lsp.progress import RunProgress
-from toxbridge.lsp.publish import DiagnosticsPublisher
+from toxbridge.lsp.publish import BridgeDiagnostics
+from toxbridge.lsp.relay import Relay
 from toxbridge.lsp.settings import Settings
-from toxbridge.net.client import RemoteRun, RunEvent
+from toxbridge.lsp.testing.lenses import LastResult
+from toxbridge.net.client import RemoteRun
 from toxbridge.wire import protocol
 
 log = logging.getLogger(__name__)
 
+MAX_OWN_RUNS = 4096
 CANCEL_GRACE_S = 10.0  # how long a cancelled request waits for tox's tree to be gone
 _ENV_LINE = re.compile(r"^([^\s:]+)(?:\s+->.*)?$")
 
@@ -43,6 +45,7 @@ class RunResult:
     cancelled: bool
     duration_s: float
     diagnostics: int
+    run_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,17 +66,14 @@ def parse_env_list(text: str) -> list[str]:
     return names
 
 
-def status_message(env: str | None, passed: int, failed: int) -> str:
-    where = f"{env}: " if env else ""
-    return f"{where}{passed} passed, {failed} failed" if passed or failed else f"{where}running"
-
-
 class Session:
     def __init__(self, server: LanguageServer, settings: Settings) -> None:
         self.server = server
         self.settings = settings
         self.connection = Connection()
-        self.publisher = DiagnosticsPublisher(self._publish)
+        self.diagnostics = BridgeDiagnostics(self._publish)
+        self.last_results: dict[str, LastResult] = {}  # test id → its latest result
+        self.own_runs: OrderedDict[str, None] = OrderedDict()  # this bridge's, for the watch
         self._remote_by_token: dict[types.ProgressToken, RemoteRun] = {}
         self.active: set[asyncio.Task[Any]] = set()
 
@@ -88,13 +88,38 @@ class Session:
         folders = list(workspace.folders.values())
         return to_fs_path(folders[0].uri) if folders else None
 
-    def _key(self) -> ConnectionKey:
+    def key(self) -> ConnectionKey:
         return ConnectionKey(self.settings.endpoint, self.settings.timeout_s, self.settings.keys)
 
     def _publish(self, uri: str, diagnostics: list[types.Diagnostic]) -> None:
         self.server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics)
         )
+
+    def results_changed(self, entries: list[dict[str, Any]]) -> None:
+        """`tox/testResults` entries went out: remember each test's last outcome."""
+        for entry in entries:
+            if entry["state"] in ("passed", "failed", "errored", "skipped"):
+                duration = entry.get("durationMs")
+                seconds = duration / 1000 if duration is not None else None
+                self.last_results[entry["id"]] = LastResult(entry["state"], seconds)
+
+    def _own_run(self, remote: RemoteRun) -> RemoteRun:
+        self.own(remote.id)
+        return remote
+
+    def own(self, run_id: str) -> None:
+        """A run this bridge started: the watch leaves it to the request's own relay."""
+        self.own_runs[run_id] = None
+        while len(self.own_runs) > MAX_OWN_RUNS:
+            self.own_runs.popitem(last=False)
+
+    def refresh_lenses(self) -> None:
+        """Results changed: `workspace/codeLens/refresh`, where the client supports it."""
+        workspace = self.server.client_capabilities.workspace
+        lens = workspace.code_lens if workspace is not None else None
+        if self.settings.code_lens and lens is not None and lens.refresh_support:
+            self.server.workspace_code_lens_refresh(None)
 
     def notify_status(self, state: str, **fields: Any) -> None:
         self.server.protocol.notify(
@@ -104,7 +129,7 @@ class Session:
     # -- one-shot requests -----------------------------------------------------------
 
     async def ping(self) -> dict[str, Any]:
-        async with self.connection.use(self._key()) as client:
+        async with self.connection.use(self.key()) as client:
             pong, rtt = await client.ping()
         return {
             "time": pong.time,
@@ -117,14 +142,14 @@ class Session:
         }
 
     async def cancel(self) -> list[str]:
-        async with self.connection.use(self._key()) as client:
+        async with self.connection.use(self.key()) as client:
             return list(await client.cancel(None))
 
     async def envs(self) -> list[str]:
         chunks: list[bytes] = []
         async with (
-            self.connection.use(self._key()) as client,
-            client.run(["l"], env=dict(self.settings.env)) as remote,
+            self.connection.use(self.key()) as client,
+            self._own_run(client.run(["l"], env=dict(self.settings.env))) as remote,
         ):
             async for event in remote:
                 if isinstance(event, protocol.Output) and event.stream is protocol.Stream.STDOUT:
@@ -157,20 +182,25 @@ class Session:
         args: Sequence[str] | None,
         env: Mapping[str, str] | None,
         token: types.ProgressToken | None,
+        origin: str = "run",
+        *,
+        enqueued: Sequence[str] = (),
     ) -> RunResult:
         tox_args = list(self.settings.tox_args if args is None else args)
         run_env = {**self.settings.env, **(env or {})}
         progress = await RunProgress.open(self.server, token, " ".join(["tox", *tox_args]))
-        relay = _Relay(self, progress)
-        self.publisher.begin_run()
+        relay = Relay(self, progress, origin=origin, args=tox_args, enqueued=enqueued)
         try:
-            async with self.connection.use(self._key()) as client:
-                remote = client.run(tox_args, env=run_env)
+            async with self.connection.use(self.key()) as client:
+                remote = client.run(tox_args, env=run_env, events=True)
+                self.own(remote.id)
                 async with remote:
                     if progress.token is not None:
                         self._remote_by_token[progress.token] = remote
                     try:
-                        return await relay.relay(remote)
+                        end = await relay.relay(remote)
+                        count = relay.count
+                        return RunResult(end.code, end.cancelled, end.duration_s, count, remote.id)
                     except asyncio.CancelledError:
                         await _stop(remote, relay)
                         raise
@@ -181,107 +211,9 @@ class Session:
             }
 
 
-async def _stop(remote: RemoteRun, relay: _Relay) -> None:
+async def _stop(remote: RemoteRun, relay: Relay) -> None:
     """Cancel the remote run and wait until the server says it has ended."""
     with contextlib.suppress(ToxbridgeError, TimeoutError):
         async with asyncio.timeout(CANCEL_GRACE_S):
             await remote.cancel()
             await relay.drain(remote)
-
-
-class _Relay:
-    """The editor's view of one run: status, output batches, progress, diagnostics."""
-
-    def __init__(self, session: Session, progress: RunProgress) -> None:
-        self.session = session
-        self.progress = progress
-        self.batcher = OutputBatcher()
-        self.parser: DiagnosticParser | None = None
-        self.remote: RemoteRun | None = None
-        self.run_id: str | None = None
-        self.exit: protocol.Exit | None = None
-        self.workspace = session.workspace_root
-        self._ticker: asyncio.Task[None] | None = None
-
-    async def relay(self, remote: RemoteRun) -> RunResult:
-        self.remote = remote
-        self.run_id = remote.id
-        self._ticker = asyncio.create_task(self._tick())
-        async for event in remote:
-            self.handle(event)
-        assert remote.result is not None  # noqa: S101 - the loop ends only at the exit
-        return self._result(remote.result)
-
-    async def drain(self, remote: RemoteRun) -> None:
-        async for event in remote:
-            self.handle(event)
-
-    def handle(self, event: RunEvent) -> None:
-        match event:
-            case protocol.Output(stream=stream, data=data):
-                self.batcher.feed(stream.value, data)
-                if self.parser is not None and stream is protocol.Stream.STDOUT:
-                    self.session.publisher.add(self.parser.feed(data), self.workspace)
-            case protocol.Queued(position=position):
-                self.session.notify_status("queued", runId=self.run_id, position=position)
-                self.progress.report(f"queued, {position} run(s) ahead")
-            case protocol.Started(cwd=cwd):
-                self.parser = DiagnosticParser(self._mapper(cwd))
-                self.session.notify_status("running", runId=self.run_id)
-                self.progress.report("running")
-            case protocol.Exit():
-                self.exit = event
-                if self.parser is not None:
-                    self.session.publisher.add(self.parser.close(), self.workspace)
-
-    def _mapper(self, cwd: str) -> PathMapper:
-        explicit = self.session.settings.path_mappings
-        if explicit:
-            pairs = [(item.container, item.local) for item in explicit]
-        elif self.workspace is not None:
-            pairs = [(cwd, self.workspace)]
-        else:
-            pairs = []
-        return PathMapper(mappings=pairs, root=cwd)
-
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_INTERVAL_S)
-            self._flush(final=False)
-
-    def _flush(self, *, final: bool) -> None:
-        for batch in self.batcher.flush(final=final):
-            self.session.server.protocol.notify(
-                OUTPUT, {"runId": self.run_id, "stream": batch.stream, "text": batch.text}
-            )
-        if self.parser is not None and not final:
-            status = self.parser.status
-            self.progress.report(
-                status_message(status.env, status.passed, status.failed), status.percent
-            )
-
-    def _result(self, exit: protocol.Exit) -> RunResult:
-        return RunResult(exit.code, exit.cancelled, exit.duration_s, self.session.publisher.count)
-
-    async def close(self) -> None:
-        """Always runs: final output, the end of progress and status, stale diagnostics."""
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-        self._flush(final=True)
-        self.session.publisher.end_run(complete=self.exit is not None and not self.exit.cancelled)
-        if self.exit is None:  # the request failed or was cancelled before the exit
-            self.progress.end("tox did not finish")
-            self.session.notify_status("idle", runId=self.run_id)
-            return
-        outcome = "cancelled" if self.exit.cancelled else f"exit code {self.exit.code}"
-        failures = self.session.publisher.count
-        self.progress.end(f"{outcome}, {failures} problem(s) in {self.exit.duration_s:.1f}s")
-        self.session.notify_status(
-            "finished",
-            runId=self.run_id,
-            exitCode=self.exit.code,
-            cancelled=self.exit.cancelled,
-            env=self.parser.status.env if self.parser is not None else None,
-        )

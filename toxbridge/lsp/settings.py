@@ -55,6 +55,9 @@ class Settings:
     path_mappings: tuple[PathMapping, ...] = ()
     keys: str | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
+    test_envs: tuple[str, ...] = ()  # empty: tox's env_list
+    watch: bool = True  # show runs started elsewhere (a terminal) too
+    code_lens: bool = True
 
     @property
     def save_args(self) -> tuple[str, ...]:
@@ -103,6 +106,9 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "pathmappings": ("path_mappings", _mappings),
     "keys": ("keys", check_string),
     "timeouts": ("timeout_s", lambda v, n: check_number(v, n, 0.001)),
+    "testenvs": ("test_envs", _strings),
+    "watch": ("watch", _boolean),
+    "codelens": ("code_lens", _boolean),
 }
 
 

@@ -1,7 +1,8 @@
 """The client side of the protocol: one DEALER socket, shared by concurrent requests.
 
 Used by the CLI and by the LSP bridge. `Client.run()` (see `net.remote`) is an async
-context manager and an async iterator of the run's events. Every send and every wait
+context manager and an async iterator of the run's events; so is `Client.watch()` (see
+`net.watching`) of every run's. Every send and every wait
 here has a bound: a request that gets no answer within the timeout, or whose connection
 fails for good (refused, a listener that is no toxbridge server, keys that do not match:
 see `net.monitor`), raises at once; credit and heartbeats never wait for the server.
@@ -28,9 +29,10 @@ from toxbridge.errors import ProtocolError, RemoteError, ServerUnreachable
 from toxbridge.net.auth import ClientKeys, curve_client
 from toxbridge.net.monitor import ConnectionWatch, watch_connection
 from toxbridge.net.remote import RemoteRun, RunEvent
+from toxbridge.net.watching import RemoteWatch
 from toxbridge.wire import protocol
 
-__all__ = ["CREDIT_WINDOW", "Client", "RemoteRun", "RunEvent"]
+__all__ = ["CREDIT_WINDOW", "Client", "RemoteRun", "RemoteWatch", "RunEvent"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ class Client:
         self.fail_fast = fail_fast  # False: wait out the timeout even when refused
         self.name = name
         self.last_heard = time.monotonic()  # when the server last sent us anything
-        self.watch = ConnectionWatch(str(endpoint), has_keys=keys is not None)
+        self.connection = ConnectionWatch(str(endpoint), has_keys=keys is not None)
         self._context = context or zmq.asyncio.Context.instance()
         self._socket: zmq.asyncio.Socket | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -83,7 +85,7 @@ class Client:
         socket.setsockopt(zmq.RCVHWM, 0)  # credit already bounds what the server sends
         if self._keys is not None:
             curve_client(socket, self._keys)
-        await self._exits.enter_async_context(watch_connection(socket, self.watch))
+        await self._exits.enter_async_context(watch_connection(socket, self.connection))
         try:
             socket.connect(str(self.endpoint))
         except zmq.ZMQError as error:
@@ -154,9 +156,9 @@ class Client:
             async with asyncio.timeout(within):
                 if not self.fail_fast:
                     return await work
-                return await _first_of(work, self.watch.failed())
+                return await _first_of(work, self.connection.failed())
         except TimeoutError:
-            raise self.watch.timed_out(timeout_said or within) from None
+            raise self.connection.timed_out(timeout_said or within) from None
 
     # -- runs ----------------------------------------------------------------------------
 
@@ -167,11 +169,26 @@ class Client:
         env: Mapping[str, str] | None = None,
         color: bool = False,
         run_id: str | None = None,
+        events: bool = False,
+        report_log: bool = False,
     ) -> RemoteRun:
+        """A run of tox `args`; with `events`, its test events too (`protocol.Test`), and with
+        `report_log` their reports carry pytest-reportlog's data."""
         request = protocol.Run(
-            run_id or self.new_id(), tuple(args), dict(env or {}), color, self.credit_window
+            run_id or self.new_id(),
+            tuple(args),
+            dict(env or {}),
+            color,
+            self.credit_window,
+            events,
+            report_log,
         )
         return RemoteRun(self, request)
+
+    def watch(self, *, output: bool = False) -> RemoteWatch:
+        """Every run on the server, as `protocol.Watched` messages (see `net.watching`);
+        with `output`, their output too."""
+        return RemoteWatch(self, protocol.Watch(self.new_id(), output))
 
     # -- plumbing --------------------------------------------------------------------------
 

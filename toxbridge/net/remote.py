@@ -9,6 +9,9 @@ Credit and heartbeats never wait for the server: if they cannot go now, credit i
 for the next try, and a server that stays silent for the liveness ends the run with
 `ConnectionLost`, once the caller has had every event that arrived before.
 
+A run asked with `events=True` also yields `protocol.Test` messages (test event records,
+see `Test.records()`), in their place among the output, when `started.events` is true.
+
 A run can be paused (the CLI on ^Z): the server keeps it while the connection lasts, and
 the silence of a stopped process is not held against either side.
 """
@@ -31,7 +34,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RunEvent: TypeAlias = protocol.Queued | protocol.Started | protocol.Output | protocol.Exit
+RunEvent: TypeAlias = (
+    protocol.Queued | protocol.Started | protocol.Output | protocol.Test | protocol.Exit
+)
 MAX_HEARTBEAT_S = 1.0
 PAUSE_ACK_S = 1.0  # how long a client about to stop waits for the server to note it
 
@@ -160,7 +165,13 @@ class RemoteRun:
         while True:
             reply = self._events.get_nowait() if not self._events.empty() else await self._wait()
             match reply:
-                case protocol.Queued() | protocol.Started() | protocol.Output() | protocol.Exit():
+                case (
+                    protocol.Queued()
+                    | protocol.Started()
+                    | protocol.Output()
+                    | protocol.Test()
+                    | protocol.Exit()
+                ):
                     return reply
                 case protocol.Error(code=protocol.ErrorCode.UNKNOWN_RUN):
                     raise ConnectionLost(
@@ -174,7 +185,7 @@ class RemoteRun:
         """The next reply: within the timeout while no server is known to be there, then
         within the liveness (a server that is there may take a while to start tox, and
         answers heartbeats meanwhile)."""
-        watch = self._client.watch
+        watch = self._client.connection
         while True:
             connecting = not self._answered and not watch.up
             if connecting:
@@ -199,8 +210,8 @@ class RemoteRun:
                 continue  # look again: a reply, a pause or a resume may have moved the deadline
 
     def _silence(self, limit: float) -> Exception:
-        if not self._answered and not self._client.watch.up:
-            return self._client.watch.timed_out(limit)
+        if not self._answered and not self._client.connection.up:
+            return self._client.connection.timed_out(limit)
         return ConnectionLost(
             f"the server at {self._client.endpoint} stopped answering for {limit:g}s "
             f"during run {self.id}; check that it is still running"

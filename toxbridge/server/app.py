@@ -32,6 +32,8 @@ from toxbridge.server.clients import SEND_HWM, Clients
 from toxbridge.server.execute import RunSettings, execute, reject_queued
 from toxbridge.server.policy import check_request
 from toxbridge.server.queue import WINDOW, ActiveRun, RunQueue
+from toxbridge.server.watch import MAX_BYTES as WATCH_BYTES
+from toxbridge.server.watch import Watchers
 from toxbridge.wire import protocol
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ class ServerSettings:
     max_queued_per_client: int = 8
     window: int = WINDOW  # credit a run may hold, whatever its client grants
     send_timeout_s: float | None = None  # None: the liveness
+    watch_bytes: int = WATCH_BYTES  # what may wait for one watcher before output is dropped
 
     def describe(self, address: str) -> str:
         """One line: where it listens, its security, root, and warm or cold."""
@@ -77,6 +80,7 @@ class Server:
         self.queue = RunQueue()
         send_timeout = settings.send_timeout_s or settings.liveness_s
         self.clients = Clients(self.queue, settings.liveness_s, send_timeout)
+        self.watchers = Watchers(self.clients, settings.liveness_s, settings.watch_bytes)
         self._curve: CurveServer | None = None
         self._stopping = False
         self._stop_now = False
@@ -98,6 +102,7 @@ class Server:
                 self._bind(socket)
                 await self._serve_on(socket)
         finally:
+            await self.watchers.close()
             socket.close(linger=self.settings.linger_ms)
             self.clients.socket = None
             self._remove_ipc_file()
@@ -108,6 +113,7 @@ class Server:
             receiver = tasks.create_task(self._receive_loop(socket))
             watchdog = tasks.create_task(self.clients.watchdog())
             reaper = tasks.create_task(self._reap_strays())
+            watching = tasks.create_task(self.watchers.watchdog())
             await self._schedule_loop()
             # keep serving briefly: closing right after the last `exit` was queued lost
             # it now and then despite LINGER (seen on loopback TCP under load)
@@ -115,6 +121,7 @@ class Server:
             receiver.cancel()
             watchdog.cancel()
             reaper.cancel()
+            watching.cancel()
 
     async def _reap_strays(self) -> None:
         """Reap, as they exit, what runs left running on purpose (--no-kill-leftovers)."""
@@ -240,9 +247,13 @@ class Server:
                 await self._accept_run(envelope, message)
             case protocol.Credit(id=run_id, n=n):
                 self._own_run(client, run_id).grant(n)
+            case protocol.Heartbeat(id=run_id) if self.watchers.find(client, run_id):
+                await self._send(envelope, protocol.Alive(run_id, "watching"))
             case protocol.Heartbeat(id=run_id):
                 run = self._own_run(client, run_id)
                 await self._send(envelope, protocol.Alive(run_id, run.state))
+            case protocol.Watch():
+                await self._watch(envelope, message)
             case protocol.Pause(id=run_id) | protocol.Resume(id=run_id):
                 run = self._own_run(client, run_id)
                 run.paused = isinstance(message, protocol.Pause)
@@ -297,7 +308,24 @@ class Server:
             return
         raise ProtocolError(protocol.ErrorCode.BUSY.value, f"{message}; try again later", run_id)
 
+    async def _watch(self, envelope: Sequence[bytes], request: protocol.Watch) -> None:
+        if self.watchers.find(envelope[0], request.id) is not None:
+            raise ProtocolError(
+                protocol.ErrorCode.BAD_ARGS.value,
+                f"a watch with id {request.id!r} is already active",
+                request.id,
+            )
+        await self._send(envelope, protocol.Ack(request.id))
+        now: list[protocol.Reply] = []
+        if (current := self.queue.current) is not None and current.started is not None:
+            now.append(current.started)
+        for position, run in enumerate(self.queue.waiting, start=1):
+            now.append(protocol.Queued(run.id, position, self.settings.liveness_s))
+        self.watchers.add(envelope, request, now)
+
     async def _cancel(self, client: bytes, target: str | None, by: str | None) -> list[str]:
+        if target is not None and self.watchers.remove(client, target, why="cancelled"):
+            return [target]
         if target is None:
             runs = [run for run in self.queue if run.client == client]
         elif target == "current":

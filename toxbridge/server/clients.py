@@ -18,7 +18,7 @@ import asyncio
 import errno
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import zmq
 import zmq.asyncio
@@ -45,12 +45,17 @@ class Clients:
         self.send_timeout_s = send_timeout_s
         self.socket: zmq.asyncio.Socket | None = None
         self.last_heard: dict[bytes, float] = {}
+        # told of every reply as it goes out, and of every client that is gone (`watch`)
+        self.observers: list[Callable[[Sequence[bytes], protocol.Reply], None]] = []
+        self.gone_hooks: list[Callable[[bytes], None]] = []
 
     def heard(self, client: bytes) -> None:
         self.last_heard[client] = time.monotonic()
 
     async def send(self, envelope: Sequence[bytes], message: protocol.Reply) -> bool:
         """Send without ever blocking the server; False if the message did not go."""
+        for observer in self.observers:
+            observer(envelope, message)
         frames = [*envelope, *protocol.encode(message)]
         delay, deadline = RETRY_FIRST_S, None
         while (socket := self.socket) is not None:
@@ -107,6 +112,8 @@ class Clients:
             self.abandon(each, protocol.EndReason.LIMIT, detail)
 
     def client_gone(self, client: bytes) -> None:
+        for hook in self.gone_hooks:
+            hook(client)
         for run in [run for run in self.queue if run.client == client and not run.abandoned]:
             log.warning("run %s: client disconnected, cancelling", run.id)
             self.abandon(run, protocol.EndReason.DISCONNECTED, "the connection went away")

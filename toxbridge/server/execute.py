@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from toxbridge.process import leftovers
-from toxbridge.process.child import ChildProcess, StopPolicy
+from toxbridge.process.child import ChildProcess, Chunk, StopPolicy
 from toxbridge.process.warm.supervisor import WarmTox
+from toxbridge.server.events import EventFeed, forward, forward_rest, run_events
 from toxbridge.server.policy import DEFAULT_ALLOWED_ENV, build_env
 from toxbridge.server.queue import ActiveRun
 from toxbridge.wire import protocol
@@ -48,6 +49,7 @@ class RunSettings:
     # cancel kills it either way. Found only when this process is a child subreaper.
     kill_leftovers: bool = True
     strays: set[leftovers.Proc] = field(default_factory=set)  # left running on purpose
+    test_events: bool = True  # runs that ask get test events (`serve --no-test-events`)
 
 
 def tox_argv(settings: RunSettings, request: protocol.Run) -> list[str]:
@@ -84,20 +86,34 @@ async def execute(run: ActiveRun, settings: RunSettings, send: Send) -> None:
 
 async def _run_tox(run: ActiveRun, settings: RunSettings, send: Send) -> int:
     before = leftovers.snapshot() if leftovers.is_subreaper() else None
-    async with _start_tox(settings, run.request) as child:
+    env = build_env(run.request, settings.allowed_env)
+    async with (
+        run_events(run, settings.test_events, env) as feed,
+        _start_tox(settings, run.request, env) as child,
+    ):
         run.pid, run.started_at = child.pid, time.time()
         log.info("run %s started tox (pid %d): %s", run.id, child.pid, run.request.args)
         started_msg = protocol.Started(
-            run.id, child.pid, settings.root, settings.tox_version, run.liveness_s, run.window
+            run.id,
+            child.pid,
+            settings.root,
+            settings.tox_version,
+            run.liveness_s,
+            run.window,
+            events=feed is not None,
+            args=run.request.args,
         )
+        run.started = started_msg
         await send(run.envelope, started_msg)
         async with asyncio.TaskGroup() as tasks:
             exited = tasks.create_task(child.wait())
             canceller = tasks.create_task(_stop_on_cancel(run, child, settings.stop_policy))
-            await _relay(run, child, send)
+            await _relay(run, child, send, feed)
             code = await exited
             if not child.stopping:
                 canceller.cancel()
+            if feed is not None:
+                await forward_rest(run, feed, send)
     if before is not None:
         await _end_leftovers(run, settings, before, send)
     return code
@@ -133,10 +149,9 @@ async def _end_leftovers(
 
 
 def _start_tox(
-    settings: RunSettings, request: protocol.Run
+    settings: RunSettings, request: protocol.Run, env: dict[str, str]
 ) -> contextlib.AbstractAsyncContextManager[ChildProcess]:
     argv = tox_argv(settings, request)
-    env = build_env(request, settings.allowed_env)
     if settings.warm is not None:
         args = argv[len(settings.tox_command) :]
         return settings.warm.start(args, env=env, policy=settings.stop_policy)
@@ -149,21 +164,39 @@ async def _stop_on_cancel(run: ActiveRun, child: ChildProcess, policy: StopPolic
     await child.stop(policy)
 
 
-async def _relay(run: ActiveRun, child: ChildProcess, send: Send) -> None:
-    while True:
-        keep = await run.take_credit()
-        chunk = await child.read(CHUNK_BYTES)
-        if chunk is None:
-            return
-        if BULK_BYTES <= len(chunk.data) < CHUNK_BYTES:
-            await asyncio.sleep(BULK_SETTLE_S)
-            chunk = child.top_up(chunk, CHUNK_BYTES)
-        if keep:
-            stream = protocol.Stream(chunk.pipe.value)
-            await send(run.envelope, protocol.Output(run.id, stream, run.sent, chunk.data))
-            run.sent += 1
-        # a child that never pauses must not starve pings and cancels
-        await asyncio.sleep(0)
+async def _relay(run: ActiveRun, child: ChildProcess, send: Send, feed: EventFeed | None) -> None:
+    reading: asyncio.Task[Chunk | None] | None = None
+    try:
+        while True:
+            keep = await run.take_credit()
+            if feed is None:
+                chunk = await child.read(CHUNK_BYTES)
+            else:  # whichever comes first: output, or test events (the read stays pending)
+                reading = reading or asyncio.create_task(child.read(CHUNK_BYTES))
+                if await feed.first(reading):
+                    await forward(run, feed, send, keep)
+                    continue
+                chunk, reading = reading.result(), None
+            if chunk is None:
+                return
+            await _send_chunk(run, child, chunk, send, keep)
+    finally:
+        if reading is not None:
+            reading.cancel()
+
+
+async def _send_chunk(
+    run: ActiveRun, child: ChildProcess, chunk: Chunk, send: Send, keep: bool
+) -> None:
+    if BULK_BYTES <= len(chunk.data) < CHUNK_BYTES:
+        await asyncio.sleep(BULK_SETTLE_S)
+        chunk = child.top_up(chunk, CHUNK_BYTES)
+    if keep:
+        stream = protocol.Stream(chunk.pipe.value)
+        await send(run.envelope, protocol.Output(run.id, stream, run.sent, chunk.data))
+        run.sent += 1
+    # a child that never pauses must not starve pings and cancels
+    await asyncio.sleep(0)
 
 
 async def reject_queued(run: ActiveRun, send: Send) -> None:

@@ -47,6 +47,7 @@ class ActiveRun:
         self.sent = 0  # flow-controlled messages sent: the next one's seq
         self.pid: int | None = None
         self.started_at: float | None = None
+        self.started: protocol.Started | None = None  # as sent, for a later watcher
         self._credit_granted = asyncio.Event()
 
     @property

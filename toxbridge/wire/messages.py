@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeAlias
 
+from toxbridge.reporter.events import BadRecord, Record, read_lines
+
 
 class Kind(str, Enum):
     # requests, client -> server
@@ -19,12 +21,15 @@ class Kind(str, Enum):
     QUIT = "quit"
     CREDIT = "credit"
     HEARTBEAT = "heartbeat"
+    WATCH = "watch"
     PAUSE = "pause"
     RESUME = "resume"
     # replies, server -> client
     QUEUED = "queued"
     STARTED = "started"
     OUTPUT = "output"
+    TEST = "test"
+    WATCHED = "watched"
     EXIT = "exit"
     ACK = "ack"
     PONG = "pong"
@@ -51,13 +56,19 @@ class Stream(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """Run tox with `args`; `credit` output messages may be sent before more is granted."""
+    """Run tox with `args`; `credit` output messages may be sent before more is granted.
+
+    `events`: send the run's test events as `test` messages (when the server can);
+    `report_log`: those of reports then carry pytest-reportlog's data too.
+    """
 
     id: str
     args: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     color: bool = False
     credit: int = 0
+    events: bool = False
+    report_log: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +135,9 @@ class Queued:
 
 @dataclass(frozen=True, slots=True)
 class Started:
-    """`window`: the most output credit the server honours, whatever the client grants."""
+    """`window`: the most output credit the server honours, whatever the client grants;
+    `events`: this run carries test events (`test` messages); `args`: tox's arguments, told
+    to watchers only."""
 
     id: str
     pid: int
@@ -132,6 +145,8 @@ class Started:
     tox_version: str | None = None
     liveness_s: float | None = None
     window: int | None = None
+    events: bool = False
+    args: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +155,46 @@ class Output:
     stream: Stream
     seq: int
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Test:
+    """`count` test event records (toxbridge.reporter.events format), one per line in `data`.
+
+    Numbered by `seq` and sent against credit like `output`, in the same sequence."""
+
+    id: str
+    seq: int
+    count: int
+    data: bytes
+
+    def records(self) -> list[Record | BadRecord]:
+        return list(read_lines(self.data.splitlines()))
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """Watch every run on the server until cancelled (`cancel {target: id}`) or gone;
+    `output`: their output too. Answered with `ack`, then `watched` messages."""
+
+    id: str
+    output: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """What happened to run `run`, for the watch `id`: `event` is a reply kind (queued,
+    started, test, output, exit) whose fields are in `header` and payload in `data`, or
+    "gap": `dropped` messages about `run` were dropped for this watcher (it read too slowly).
+    `protocol.unwrap` gives the run's own message back.
+    """
+
+    id: str
+    run: str
+    event: str
+    header: Mapping[str, Any] = field(default_factory=dict)
+    data: bytes | None = None
+    dropped: int = 0
 
 
 class EndReason(str, Enum):
@@ -194,9 +249,9 @@ class Error:
     message: str
 
 
-Request: TypeAlias = Run | Cancel | Ping | Quit | Credit | Heartbeat | Pause | Resume
-Reply: TypeAlias = Queued | Started | Output | Exit | Ack | Pong | Alive | Error
+Request: TypeAlias = Run | Cancel | Ping | Quit | Credit | Heartbeat | Pause | Resume | Watch
+Reply: TypeAlias = Queued | Started | Output | Test | Exit | Ack | Pong | Alive | Error | Watched
 Message: TypeAlias = Request | Reply
 # Messages that travel only against credit and are numbered by `seq`; `credit` counts them.
-FlowControlled: TypeAlias = Output
-FLOW_CONTROLLED: tuple[type[FlowControlled], ...] = (Output,)
+FlowControlled: TypeAlias = Output | Test
+FLOW_CONTROLLED: tuple[type[Output] | type[Test], ...] = (Output, Test)

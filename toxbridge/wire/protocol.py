@@ -6,8 +6,14 @@ else) for any input that is not a valid message, naming the request id when it c
 be read so the reply can carry it.
 
 A message is `[MAGIC, header, *payload]`: MAGIC names the protocol version, the header
-is a UTF-8 JSON object with at least `id` and `kind`, and the only payload is the raw
-bytes of an `output` message. The ROUTER's identity frames are not part of a message.
+is a UTF-8 JSON object with at least `id` and `kind`, and the only payloads are the raw
+bytes of an `output` message and the record lines of a `test` message (a `watched` one
+carries either). The ROUTER's identity frames are not part of a message.
+
+Versioning: fields are only ever added. A new request field defaults to the old
+behaviour (`run.events` false: no `test` messages to clients that do not ask), a reply
+field a client does not know is ignored, and a new reply kind is sent only to clients
+that asked for it; an incompatible change would change MAGIC.
 """
 
 from __future__ import annotations
@@ -44,6 +50,9 @@ from toxbridge.wire.messages import (
     Run,
     Started,
     Stream,
+    Test,
+    Watch,
+    Watched,
 )
 
 __all__ = [
@@ -75,9 +84,13 @@ __all__ = [
     "Run",
     "Started",
     "Stream",
+    "Test",
+    "Watch",
+    "Watched",
     "decode",
     "encode",
     "error_reply",
+    "unwrap",
 ]
 
 PROTOCOL_VERSION = 1
@@ -92,6 +105,20 @@ def encode(message: Message) -> list[bytes]:
     match message:
         case Run(args=args, env=env, color=color, credit=credit):
             header.update(args=list(args), env=dict(env), color=color, credit=credit)
+            if message.events or message.report_log:  # an older server sees what it knows
+                header.update(events=message.events, report_log=message.report_log)
+        case Watch(output=output):
+            header["output"] = output
+        case Watched(run=run, event=event, header=fields, data=data):
+            header.update({k: v for k, v in fields.items() if k not in ("id", "kind")})
+            header.update(run=run, event=event)
+            if event == GAP or message.dropped:
+                header["dropped"] = message.dropped
+            if data is not None:
+                payload.append(data)
+        case Test(seq=seq, count=count, data=data):
+            header.update(seq=seq, count=count)
+            payload.append(data)
         case Cancel(target=target, by=by):
             _put_optional(header, target=target, by=by)
         case Quit(now=now):
@@ -102,8 +129,9 @@ def encode(message: Message) -> list[bytes]:
             header["position"] = position
             _put_optional(header, liveness_s=liveness_s)
         case Started(pid=pid, cwd=cwd, tox_version=tox_version):
-            header.update(pid=pid, cwd=cwd, tox_version=tox_version)
-            _put_optional(header, liveness_s=message.liveness_s, window=message.window)
+            header.update(pid=pid, cwd=cwd, tox_version=tox_version, events=message.events)
+            told = list(message.args) if message.args is not None else None
+            _put_optional(header, liveness_s=message.liveness_s, window=message.window, args=told)
         case Output(stream=stream, seq=seq, data=data):
             header.update(stream=stream.value, seq=seq)
             payload.append(data)
@@ -161,9 +189,12 @@ def decode(frames: Sequence[bytes]) -> Message:
         ) from None
     fields = HeaderFields(header, request_id)
     payload = [bytes(frame) for frame in frames[2:]]
-    if kind is Kind.OUTPUT:
+    if kind in (Kind.OUTPUT, Kind.TEST):
         if len(payload) != 1:
-            fields.fail(f"output needs exactly one payload frame, got {len(payload)}")
+            fields.fail(f"{kind.value} needs exactly one payload frame, got {len(payload)}")
+    elif kind is Kind.WATCHED:
+        if len(payload) > 1:
+            fields.fail(f"watched takes at most one payload frame, got {len(payload)}")
     elif payload:
         fields.fail(f"{kind.value} takes no payload frames, got {len(payload)}")
     return _DECODERS[kind](fields, request_id, payload)
@@ -234,7 +265,12 @@ _DECODERS: dict[Kind, _Decoder] = {
         f.string_map("env"),
         f.boolean("color", False),
         f.integer("credit", 0),
+        f.boolean("events", False),
+        f.boolean("report_log", False),
     ),
+    Kind.WATCH: lambda f, i, p: Watch(i, f.boolean("output", False)),
+    Kind.WATCHED: lambda f, i, p: _decode_watched(f, i, p),
+    Kind.TEST: lambda f, i, p: Test(i, f.integer("seq"), f.integer("count"), p[0]),
     Kind.CANCEL: lambda f, i, p: Cancel(i, f.optional_string("target"), _by(f)),
     Kind.PING: lambda f, i, p: Ping(i),
     Kind.QUIT: lambda f, i, p: Quit(i, f.boolean("now", False)),
@@ -250,6 +286,8 @@ _DECODERS: dict[Kind, _Decoder] = {
         f.optional_string("tox_version"),
         f.optional_number("liveness_s"),
         f.optional_integer("window"),
+        f.boolean("events", False),
+        f.string_list("args") if "args" in f.header else None,
     ),
     Kind.OUTPUT: lambda f, i, p: Output(i, _decode_stream(f), f.integer("seq"), p[0]),
     Kind.EXIT: lambda f, i, p: Exit(
@@ -286,6 +324,9 @@ _KIND_OF: dict[type, Kind] = {
     Queued: Kind.QUEUED,
     Started: Kind.STARTED,
     Output: Kind.OUTPUT,
+    Test: Kind.TEST,
+    Watch: Kind.WATCH,
+    Watched: Kind.WATCHED,
     Exit: Kind.EXIT,
     Ack: Kind.ACK,
     Pong: Kind.PONG,
@@ -295,6 +336,45 @@ _KIND_OF: dict[type, Kind] = {
 
 
 MAX_BY_CHARS = 200
+GAP = "gap"
+WATCHED_EVENTS = frozenset({"queued", "started", "output", "test", "exit", GAP})
+_WATCHED_OWN = ("id", "kind", "run", "event", "dropped")
+
+
+def watched(watch_id: str, run_id: str, message: Reply) -> Watched:
+    """`message` (a run's queued, started, output, test or exit) as `watch_id` sees it."""
+    frames = encode(message)
+    fields = json.loads(frames[1])
+    kind = fields["kind"]
+    header = {k: v for k, v in fields.items() if k not in ("id", "kind")}
+    return Watched(watch_id, run_id, kind, header, frames[2] if len(frames) > 2 else None)
+
+
+def unwrap(message: Watched) -> Reply | None:
+    """The watched run's own message (its `id` the run's), or None for a gap.
+
+    Raises ProtocolError if the fields do not make that message."""
+    if message.event == GAP:
+        return None
+    header = {**message.header, "id": message.run, "kind": message.event}
+    payload = [message.data] if message.data is not None else []
+    reply = decode([MAGIC, json.dumps(header).encode(), *payload])
+    if not isinstance(reply, Queued | Started | Output | Test | Exit):
+        raise ProtocolError(ErrorCode.BAD_ARGS.value, f"cannot watch a {message.event} message")
+    return reply
+
+
+def _decode_watched(fields: HeaderFields, watch_id: str, payload: list[bytes]) -> Watched:
+    event = fields.string("event")
+    if event not in WATCHED_EVENTS:
+        fields.fail(f"field 'event' must be one of {sorted(WATCHED_EVENTS)}, got {event!r}")
+    if event in ("output", "test") and not payload:
+        fields.fail(f"a watched {event} needs its payload frame")
+    header = {k: v for k, v in fields.header.items() if k not in _WATCHED_OWN}
+    dropped = fields.integer("dropped", 0)
+    return Watched(
+        watch_id, fields.string("run"), event, header, payload[0] if payload else None, dropped
+    )
 
 
 def _by(fields: HeaderFields) -> str | None:

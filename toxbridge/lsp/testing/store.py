@@ -70,6 +70,9 @@ class DiagnosticStore(Generic[Item]):
         stale = [o for o in self._by_owner if o.env == env and o.kind in kinds and o not in kept]
         self.replace({owner: () for owner in stale})
 
+    def of(self, owner: Owner) -> list[Item]:
+        return [item for _, item in self._by_owner.get(owner, ())]
+
     def owners(self, env: str | None = None) -> list[Owner]:
         return sorted(o for o in self._by_owner if env is None or o.env == env)
 
