@@ -3,14 +3,16 @@
 A real `toxbridge serve` rooted in a copy of the project elsewhere than the workspace (as a
 container's /src would be), the built .vsix, the real `toxbridge lsp`, tox and pytest: the
 Test Explorer shows the tree the server collected under its env, running one failing test
-from its row marks exactly it failed, and its peek shows the message and the diff of the
-compared values. Set TOXBRIDGE_SKIP_VSCODE_E2E=1 to skip.
+from its row marks exactly it failed, and Test Results shows its message and the diff of
+the compared values; a `toxbridge run` in a terminal shows up as a run of its own; with
+continuous run on, saving the fix reruns the test. Set TOXBRIDGE_SKIP_VSCODE_E2E=1 to skip.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,8 @@ def test_fails():
     total = 1 + 1
     assert total == 3
 """
+FAILING_LINE = 7
+FIXED_LINE = "    assert total == 2"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -86,6 +90,13 @@ def test_testing_view_runs_one_test_and_shows_its_diff(tmp_path: Path) -> None:
         code_server_running(code_server, dirs, project, tmp_path / "code-server.log") as url,
     ):
         config["settingsFile"] = str(workspace_settings(project, endpoint))
+        # Without a terminal on stderr `toxbridge run` asks for test events only when it
+        # writes a report log; the Testing view's results come from those events.
+        report_log = tmp_path / "terminal-report.jsonl"
+        toxbridge = [sys.executable, "-m", "toxbridge", "--endpoint", endpoint]
+        config["terminal"] = [*toxbridge, "run", "--report-log", str(report_log), "-e", "py"]
+        config["serverTestFile"] = str(container / "tests" / "test_sample.py")
+        config["fix"] = [FAILING_LINE, FIXED_LINE]
         completed, seen = drive(url, config, phase="testing", result=tmp_path / "drive.json")
     channel = output_channel_logs(dirs["user"])
     report = (
@@ -114,3 +125,14 @@ def test_testing_view_runs_one_test_and_shows_its_diff(tmp_path: Path) -> None:
     screenshot = Path(testing["screenshot"])
     assert screenshot.parent == artifacts
     assert screenshot.stat().st_size > 0
+
+    # a `toxbridge run` in a terminal: its results reach the view, as a run of its own
+    assert testing["terminalExit"] == 1, report
+    assert testing["stateAfterTerminal"] == "passed", report
+    assert any("tox -e py (elsewhere)" in run for run in testing["resultRuns"]), report
+
+    # continuous run on the file: saving the fix reruns it, and the test passes
+    assert testing["stateAfterSave"] == "passed", report
+    assert (project / "tests" / "test_sample.py").read_text().splitlines()[
+        FAILING_LINE - 1
+    ] == FIXED_LINE

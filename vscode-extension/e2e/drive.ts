@@ -120,11 +120,20 @@ async function main(): Promise<void> {
 }
 
 function testingConfig(config: DriveConfig): TestingConfig {
-  const { expand, testFile, failingTest, passingTest } = config;
-  if (expand === undefined || testFile === undefined || failingTest === undefined || passingTest === undefined) {
-    throw new Error("the testing phase needs expand, testFile, failingTest and passingTest");
+  const { expand, testFile, failingTest, passingTest, terminal, serverTestFile, fix } = config;
+  if (
+    expand === undefined ||
+    testFile === undefined ||
+    failingTest === undefined ||
+    passingTest === undefined ||
+    terminal === undefined ||
+    serverTestFile === undefined ||
+    fix === undefined
+  ) {
+    throw new Error("the testing phase needs expand, testFile, failingTest, passingTest, terminal, serverTestFile and fix");
   }
-  return { expand, testFile, failingTest, passingTest, artifacts: config.artifacts, runTimeoutMs: config.runTimeoutMs };
+  const { artifacts, runTimeoutMs } = config;
+  return { expand, testFile, failingTest, passingTest, terminal, serverTestFile, fix, artifacts, runTimeoutMs };
 }
 
 async function runPhase(

@@ -4,6 +4,8 @@
  * (message and the expected/actual diff). Every wait is on the DOM.
  */
 
+import { execFile } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
 import type { Locator, Page } from "playwright-core";
@@ -19,6 +21,12 @@ export interface TestingConfig {
   readonly passingTest: string;
   readonly artifacts: string;
   readonly runTimeoutMs: number;
+  /** A `toxbridge run` for a terminal: its results must show up in the Testing view. */
+  readonly terminal: readonly string[];
+  /** The server's copy of testFile (a bind mount would update it with the editor's save). */
+  readonly serverTestFile: string;
+  /** The failing line's fix: [line number, its new text]. */
+  readonly fix: readonly [number, string];
 }
 
 export interface TestingSeen {
@@ -34,6 +42,14 @@ export interface TestingSeen {
   diffOriginal?: string;
   diffModified?: string;
   screenshot?: string;
+  /** The terminal run's exit status. */
+  terminalExit?: number | null;
+  /** Run names in the Test Results tree after the terminal run. */
+  resultRuns?: string[];
+  /** passingTest's state after the terminal run (it ran there, not from the view). */
+  stateAfterTerminal?: string;
+  /** failingTest's state after its fix was saved with continuous run on. */
+  stateAfterSave?: string;
 }
 
 const STATE = /codicon-testing-([a-z]+)-icon/;
@@ -99,6 +115,65 @@ export async function testingPhase(
   const file = path.join(config.artifacts, "vscode-testing.png");
   await page.screenshot({ path: file });
   seen.screenshot = file;
+
+  await terminalRun(page, config, seen, step, passing);
+  await continuousRun(page, config, seen, step, failing);
+}
+
+async function terminalRun(
+  page: Page,
+  config: TestingConfig,
+  seen: TestingSeen,
+  step: (name: string) => void,
+  passing: Locator,
+): Promise<void> {
+  step("a toxbridge run in a terminal");
+  const [command, ...args] = config.terminal;
+  if (command === undefined) {
+    throw new Error("terminal: no command");
+  }
+  seen.terminalExit = await new Promise<number | null>((resolve) => {
+    execFile(command, args, { timeout: config.runTimeoutMs }, (error) => {
+      resolve(error === null ? 0 : typeof error.code === "number" ? error.code : null);
+    });
+  });
+  await passing.locator(".computed-state.codicon-testing-passed-icon").waitFor({ timeout: config.runTimeoutMs });
+  seen.stateAfterTerminal = await stateOf(passing);
+  const runs = page.locator('.test-output-peek-tree .monaco-list-row[aria-level="1"]');
+  await runs.filter({ hasText: "(elsewhere)" }).first().waitFor();
+  seen.resultRuns = (await runs.allInnerTexts()).map((text) => normalise(text).trim());
+}
+
+async function continuousRun(
+  page: Page,
+  config: TestingConfig,
+  seen: TestingSeen,
+  step: (name: string) => void,
+  failing: Locator,
+): Promise<void> {
+  step("turn on continuous run for the test file");
+  const fileRow = testRow(page, path.basename(config.testFile));
+  await fileRow.click({ button: "right" });
+  const turnOn = page.locator(".monaco-menu .action-item", { hasText: "Turn on Continuous Run" }).first();
+  await turnOn.waitFor();
+  await turnOn.click();
+  await turnOn.waitFor({ state: "hidden" });
+
+  step("fix the failing line in the editor and save");
+  const [line, text] = config.fix;
+  const lines = readFileSync(config.serverTestFile, "utf8").split("\n");
+  lines[line - 1] = text;
+  writeFileSync(config.serverTestFile, lines.join("\n"));
+  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await page.keyboard.press("Control+G");
+  await page.keyboard.type(String(line));
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Home");
+  await page.keyboard.press("Shift+End");
+  await page.keyboard.type(text.trimStart());
+  await page.keyboard.press("Control+S");
+  await failing.locator(".computed-state.codicon-testing-passed-icon").waitFor({ timeout: config.runTimeoutMs });
+  seen.stateAfterSave = await stateOf(failing);
 }
 
 /** The explorer row whose label is exactly `label` (after a run followed by its duration). */
