@@ -4,8 +4,9 @@ A real `toxbridge serve` rooted in a copy of the project elsewhere than the work
 container's /src would be), the built .vsix, the real `toxbridge lsp`, tox and pytest: the
 Test Explorer shows the tree the server collected under its env, running one failing test
 from its row marks exactly it failed, and Test Results shows its message and the diff of
-the compared values; a `toxbridge run` in a terminal shows up as a run of its own; with
-continuous run on, saving the fix reruns the test. Set TOXBRIDGE_SKIP_VSCODE_E2E=1 to skip.
+the compared values; Cancel stops a running test's process in the server; a `toxbridge run`
+in a terminal shows up as a run of its own; with continuous run on, saving the fix reruns
+the test. Set TOXBRIDGE_SKIP_VSCODE_E2E=1 to skip.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tests.editors.vscode_harness import (
     output_channel_logs,
     require_prerequisites,
     toxbridge_serve,
+    wait_for_exit,
     workspace_settings,
 )
 
@@ -55,6 +57,18 @@ def test_fails():
 FAILING_LINE = 7
 FIXED_LINE = "    assert total == 2"
 
+# It records its pid and waits until it is stopped.
+TEST_SLOW = """\
+import os
+import threading
+from pathlib import Path
+
+
+def test_waits():
+    Path(__file__).with_name("slow.pid").write_text(str(os.getpid()))
+    threading.Event().wait()
+"""
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
@@ -62,6 +76,7 @@ def make_project(root: Path) -> Path:
     (root / "tests").mkdir(parents=True)
     (root / "tox.ini").write_text(TOX_INI)
     (root / "tests" / "test_sample.py").write_text(TEST_SAMPLE)
+    (root / "tests" / "test_slow.py").write_text(TEST_SLOW)
     return root
 
 
@@ -80,10 +95,12 @@ def test_testing_view_runs_one_test_and_shows_its_diff(tmp_path: Path) -> None:
         "artifacts": str(artifacts),
         "chromium": str(CHROMIUM),
         "runTimeoutMs": 120_000,
-        "expand": ["py", "tests", "test_sample.py"],
+        "expand": ["py", "tests", "test_sample.py", "test_slow.py"],
         "testFile": "tests/test_sample.py",
         "failingTest": "test_fails",
         "passingTest": "test_passes",
+        "slowTest": "test_waits",
+        "slowPidFile": str(container / "tests" / "slow.pid"),
     }
     with (
         toxbridge_serve(container, tmp_path / "serve.log") as (endpoint, _serve),
@@ -94,7 +111,16 @@ def test_testing_view_runs_one_test_and_shows_its_diff(tmp_path: Path) -> None:
         # writes a report log; the Testing view's results come from those events.
         report_log = tmp_path / "terminal-report.jsonl"
         toxbridge = [sys.executable, "-m", "toxbridge", "--endpoint", endpoint]
-        config["terminal"] = [*toxbridge, "run", "--report-log", str(report_log), "-e", "py"]
+        terminal = [
+            "run",
+            "--report-log",
+            str(report_log),
+            "-e",
+            "py",
+            "--",
+            "tests/test_sample.py",
+        ]
+        config["terminal"] = [*toxbridge, *terminal]
         config["serverTestFile"] = str(container / "tests" / "test_sample.py")
         config["fix"] = [FAILING_LINE, FIXED_LINE]
         completed, seen = drive(url, config, phase="testing", result=tmp_path / "drive.json")
@@ -109,9 +135,11 @@ def test_testing_view_runs_one_test_and_shows_its_diff(tmp_path: Path) -> None:
     testing = seen["testing"]
 
     # the tree the server collected, under its env
-    rows = [row.strip() for row in testing["rows"]]
-    assert rows[:3] == ["py", "tests", "test_sample.py"], report
-    assert sorted(rows[3:]) == ["test_fails", "test_passes"], report
+    rows = testing["rows"]
+    assert rows[:2] == ["py", "  tests"], report
+    sample = ["    test_sample.py", "      test_passes", "      test_fails"]
+    slow = ["    test_slow.py", "      test_waits"]
+    assert sorted(rows[2:]) == sorted([*sample, *slow]), report
 
     # exactly the test that ran is failed; its neighbour was not run
     assert testing["failedState"] == "failed", report
@@ -126,10 +154,16 @@ def test_testing_view_runs_one_test_and_shows_its_diff(tmp_path: Path) -> None:
     assert screenshot.parent == artifacts
     assert screenshot.stat().st_size > 0
 
+    # Cancel in the Testing view stopped the slow test's process in the server
+    assert "cancelled" in testing["statusAfterCancel"], report
+    slow_pid = int((container / "tests" / "slow.pid").read_text())
+    assert wait_for_exit(slow_pid, timeout=30), f"pytest {slow_pid} still runs after Cancel"
+
     # a `toxbridge run` in a terminal: its results reach the view, as a run of its own
     assert testing["terminalExit"] == 1, report
     assert testing["stateAfterTerminal"] == "passed", report
-    assert any("tox -e py (elsewhere)" in run for run in testing["resultRuns"]), report
+    name = "tox -e py -- tests/test_sample.py (elsewhere)"
+    assert testing["resultRuns"][0] == name, report
 
     # continuous run on the file: saving the fix reruns it, and the test passes
     assert testing["stateAfterSave"] == "passed", report

@@ -120,7 +120,7 @@ async function main(): Promise<void> {
 }
 
 function testingConfig(config: DriveConfig): TestingConfig {
-  const { expand, testFile, failingTest, passingTest, terminal, serverTestFile, fix } = config;
+  const { expand, testFile, failingTest, passingTest, terminal, serverTestFile, fix, slowTest, slowPidFile } = config;
   if (
     expand === undefined ||
     testFile === undefined ||
@@ -128,12 +128,17 @@ function testingConfig(config: DriveConfig): TestingConfig {
     passingTest === undefined ||
     terminal === undefined ||
     serverTestFile === undefined ||
-    fix === undefined
+    fix === undefined ||
+    slowTest === undefined ||
+    slowPidFile === undefined
   ) {
-    throw new Error("the testing phase needs expand, testFile, failingTest, passingTest, terminal, serverTestFile and fix");
+    throw new Error("the testing phase misses some of its settings (see TestingConfig)");
   }
   const { artifacts, runTimeoutMs } = config;
-  return { expand, testFile, failingTest, passingTest, terminal, serverTestFile, fix, artifacts, runTimeoutMs };
+  return {
+    ...{ expand, testFile, failingTest, passingTest, terminal, serverTestFile, fix, slowTest, slowPidFile },
+    ...{ artifacts, runTimeoutMs },
+  };
 }
 
 async function runPhase(

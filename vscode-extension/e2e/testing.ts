@@ -5,7 +5,7 @@
  */
 
 import { execFile } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, watch, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
 import type { Locator, Page } from "playwright-core";
@@ -27,6 +27,9 @@ export interface TestingConfig {
   readonly serverTestFile: string;
   /** The failing line's fix: [line number, its new text]. */
   readonly fix: readonly [number, string];
+  /** A test that waits until it is stopped, and the file where it writes its pid (server side). */
+  readonly slowTest: string;
+  readonly slowPidFile: string;
 }
 
 export interface TestingSeen {
@@ -42,6 +45,8 @@ export interface TestingSeen {
   diffOriginal?: string;
   diffModified?: string;
   screenshot?: string;
+  /** The status bar after "Test: Cancel Test Run" stopped the slow test. */
+  statusAfterCancel?: string;
   /** The terminal run's exit status. */
   terminalExit?: number | null;
   /** Run names in the Test Results tree after the terminal run. */
@@ -116,8 +121,44 @@ export async function testingPhase(
   await page.screenshot({ path: file });
   seen.screenshot = file;
 
+  await cancelRun(page, config, seen, step);
   await terminalRun(page, config, seen, step, passing);
   await continuousRun(page, config, seen, step, failing);
+}
+
+async function cancelRun(
+  page: Page,
+  config: TestingConfig,
+  seen: TestingSeen,
+  step: (name: string) => void,
+): Promise<void> {
+  step(`run ${config.slowTest}, then cancel it once it runs`);
+  const slow = testRow(page, config.slowTest);
+  const started = fileCreated(config.slowPidFile);
+  await slow.hover();
+  await slow.locator('.action-label[aria-label^="Run Test"]').click();
+  await started;
+  // the Testing view's own stop button ("Cancel Test Run"), shown while a run is going
+  await page.locator('.sidebar .title-actions .action-label[aria-label^="Cancel Test Run"]').first().click();
+  const status = page.locator('[id="toxbridge.toxbridge.toxbridge.status"]', { hasText: /tox: cancelled/ });
+  await status.waitFor({ timeout: config.runTimeoutMs });
+  seen.statusAfterCancel = normalise(await status.innerText()).trim();
+}
+
+/** Resolves once `file` exists (watching its directory, no polling). */
+function fileCreated(file: string): Promise<void> {
+  return new Promise((resolve) => {
+    const watcher = watch(path.dirname(file), () => {
+      if (existsSync(file)) {
+        watcher.close();
+        resolve();
+      }
+    });
+    if (existsSync(file)) {
+      watcher.close();
+      resolve();
+    }
+  });
 }
 
 async function terminalRun(
