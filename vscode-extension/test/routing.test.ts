@@ -38,7 +38,7 @@ describe("RunRouter", () => {
   it("joins the Testing view's runs to its TestRun, one bridge run per env", () => {
     const { router: routes, published } = router();
     const mine: FakeRun = { name: "mine", ended: false };
-    const release = routes.claim(["py", "lint"], mine);
+    const claim = routes.claim(["py", "lint"], mine);
     routes.onTestRun(started("r1", "py", "tests"));
     routes.onTestRun(started("r2", "lint", "tests"));
     routes.onTestRun(started("r3", "py", "tests"));
@@ -47,9 +47,20 @@ describe("RunRouter", () => {
     assert.notEqual(routes.runFor("r3", "py"), mine, "py's run was already seen: a second one is someone else's");
     routes.onTestRun({ ...started("r1", "py", "tests"), state: "ended" });
     assert.equal(mine.ended, false, "the view's own run ends when its request settles");
-    release();
+    claim.release();
     assert.equal(routes.existing("r1"), undefined);
     assert.equal(published.length, 1);
+  });
+
+  it("lets a cancelled request take no more runs, so a rerun's runs join the rerun", () => {
+    const { router: routes } = router();
+    const cancelled: FakeRun = { name: "cancelled", ended: false };
+    const rerun: FakeRun = { name: "rerun", ended: false };
+    const first = routes.claim(["py"], cancelled);
+    routes.claim(["py"], rerun);
+    first.stop();
+    routes.onTestRun(started("r2", "py", "tests"));
+    assert.equal(routes.existing("r2"), rerun);
   });
 
   it("gives runs started elsewhere publish-only runs that end with the bridge run", () => {

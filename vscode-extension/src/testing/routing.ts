@@ -15,6 +15,11 @@ export interface RunFactory<T> {
   end(run: T, event: TestRunEvent | undefined): void;
 }
 
+export interface RunClaim {
+  stop(): void;
+  release(): void;
+}
+
 interface Claim<T> {
   readonly run: T;
   /** Envs of the request whose bridge run has not been seen yet. */
@@ -41,17 +46,24 @@ export class RunRouter<T> {
   constructor(private readonly factory: RunFactory<T>) {}
 
   /**
-   * The Testing view sends `tox/runTests` for `envs`: bridge runs of those envs with origin
-   * "tests" join `run` until the returned function is called (when the request settles).
+   * The Testing view sends `tox/runTests` for `envs`: the first bridge run of each of those
+   * envs with origin "tests" joins `run`. `stop()` (the request was cancelled) takes no more
+   * runs, so a rerun's runs cannot join a cancelled request; `release()` (the request
+   * settled) also forgets the runs that joined.
    */
-  claim(envs: Iterable<string>, run: T): () => void {
+  claim(envs: Iterable<string>, run: T): RunClaim {
     const claim: Claim<T> = { run, pending: new Set(envs), runIds: new Set() };
     this.claims.add(claim);
-    return () => {
-      this.claims.delete(claim);
-      for (const runId of claim.runIds) {
-        this.known.delete(runId);
-      }
+    return {
+      stop: () => {
+        claim.pending.clear();
+      },
+      release: () => {
+        this.claims.delete(claim);
+        for (const runId of claim.runIds) {
+          this.known.delete(runId);
+        }
+      },
     };
   }
 

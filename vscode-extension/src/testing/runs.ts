@@ -98,7 +98,10 @@ export class TestRuns implements vscode.Disposable {
       }
       this.enqueue(run, nodes);
       const ids = wireIds(nodes);
-      const release = this.router.claim(new Set(nodes.map((node) => envOf(node.id))), active);
+      const claim = this.router.claim(new Set(nodes.map((node) => envOf(node.id))), active);
+      const cancelled = token.onCancellationRequested(() => {
+        claim.stop();
+      });
       try {
         const response = await this.bridge.request(Methods.runTests, { ids, origin: "tests" }, token);
         for (const summary of parseRunTests(response)) {
@@ -116,7 +119,8 @@ export class TestRuns implements vscode.Disposable {
           }
         }
       } finally {
-        release();
+        cancelled.dispose();
+        claim.release();
       }
     } finally {
       active.end();
