@@ -2,7 +2,8 @@
 
 A real `toxbridge serve` rooted in a copy of the project elsewhere than the workspace (as a
 container's /src would be), the built .vsix, the real `toxbridge lsp`, tox and pytest: the
-Test Explorer shows the tree the server collected under its env, running one failing test
+Test Explorer shows the tree the server collected under its env (a file that does not
+import as an errored item), running one failing test
 from its row marks exactly it failed, and Test Results shows its message and the diff of
 the compared values; Cancel stops a running test's process in the server; a `toxbridge run`
 in a terminal shows up as a run of its own; with continuous run on, saving the fix reruns
@@ -77,6 +78,7 @@ def make_project(root: Path) -> Path:
     (root / "tox.ini").write_text(TOX_INI)
     (root / "tests" / "test_sample.py").write_text(TEST_SAMPLE)
     (root / "tests" / "test_slow.py").write_text(TEST_SLOW)
+    (root / "tests" / "test_broken.py").write_text("import not_a_module\n")
     return root
 
 
@@ -139,7 +141,9 @@ def test_testing_view_runs_one_test_and_shows_its_diff(tmp_path: Path) -> None:
     assert rows[:2] == ["py", "  tests"], report
     sample = ["    test_sample.py", "      test_passes", "      test_fails"]
     slow = ["    test_slow.py", "      test_waits"]
-    assert sorted(rows[2:]) == sorted([*sample, *slow]), report
+    broken = ["    test_broken.py", "      (error)"]  # expanded, its error under it
+    assert sorted(rows[2:]) == sorted([*sample, *slow, *broken]), report
+    assert "No module named 'not_a_module'" in testing["collectionError"], report
 
     # exactly the test that ran is failed; its neighbour was not run
     assert testing["failedState"] == "failed", report

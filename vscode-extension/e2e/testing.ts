@@ -35,6 +35,8 @@ export interface TestingConfig {
 export interface TestingSeen {
   /** Labels of the explorer's rows once expanded, indented by depth. */
   rows?: string[];
+  /** The text the explorer shows for a file that could not be collected. */
+  collectionError?: string;
   /** The failing test's state icon class after its run. */
   failedState?: string;
   /** The passing test's state icon class after that run (it was not run). */
@@ -83,11 +85,16 @@ export async function testingPhase(
   const passing = testRow(page, config.passingTest);
   await failing.waitFor();
   await passing.waitFor();
+  // a file pytest could not collect: an errored item, its error's text shown under it
+  const error = explorer.locator(".monaco-list-row .error").first();
+  await error.waitFor();
+  seen.collectionError = normalise(await error.innerText()).trim();
   seen.rows = [];
   for (const row of await explorer.locator(".monaco-list-row").all()) {
     const level = Number((await row.getAttribute("aria-level")) ?? "1");
-    const label = await row.locator(".testing-stdtree-container > .label").first().innerText();
-    seen.rows.push(`${"  ".repeat(level - 1)}${label.trim()}`);
+    const label = row.locator(".testing-stdtree-container > .label");
+    const text = (await label.count()) > 0 ? await label.first().innerText() : "(error)";
+    seen.rows.push(`${"  ".repeat(level - 1)}${text.trim()}`);
   }
 
   step(`run ${config.failingTest} from its row`);
