@@ -181,14 +181,11 @@ def test_collection_errors_at_their_location() -> None:
 
 
 def test_a_partial_run_names_only_what_it_ran() -> None:
-    results = ExactResults(resolver())
-    results.feed(records("partial"))
-    assert results.ran("py") == {
+    tests = {r.nodeid for r in final("partial").values() if r.kind == "test"}
+    assert tests == {
         f"{OUTCOMES}::test_fails_on_lists",
         *(f"{OUTCOMES}::test_parametrized[{case}]" for case in ("one", "two", "three")),
     }
-    assert results.ran("other") == set()
-    assert results.finished == {"py": 1}
 
 
 def test_results_come_as_records_do_whatever_the_batches() -> None:

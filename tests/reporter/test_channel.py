@@ -20,6 +20,7 @@ from toxbridge.server.channel import (
     ChannelNote,
     EventChannel,
     Item,
+    LineChannel,
     _Writer,
 )
 
@@ -31,7 +32,9 @@ def start(nodeid: str, pid: int = 1) -> bytes:
     return events.encode(record)
 
 
-async def connect(channel: EventChannel) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def connect(
+    channel: EventChannel | LineChannel,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     return await asyncio.open_unix_connection(channel.address)
 
 
@@ -39,7 +42,7 @@ async def drain(channel: EventChannel) -> list[Item]:
     return [item async for item in channel]
 
 
-async def arrived(channel: EventChannel, condition: Callable[[], bool]) -> None:
+async def arrived(channel: EventChannel | LineChannel, condition: Callable[[], bool]) -> None:
     """Wait, on the channel's own signal, until something has come in that makes it true."""
     while not condition():
         channel._arrived.clear()
@@ -122,6 +125,30 @@ async def test_a_full_queue_stops_reading_and_loses_nothing() -> None:
         await channel.finish()
         items = await reader
     assert [i.nodeid for i in items] == [f"test_{n}" for n in range(2000)]  # type: ignore[union-attr]
+
+
+async def test_a_line_channel_is_bounded_in_bytes_and_forwards_lines_as_they_came() -> None:
+    line = start("test_x")
+    async with LineChannel.open(max_queued=10_000, max_bytes=len(line) * 5) as channel:
+        _, writer = await connect(channel)
+        for n in range(2000):
+            writer.write(start(f"test_{n}"))
+        await arrived(channel, lambda: channel._bytes >= len(line) * 5)
+        # it stops once the bound is met: beyond it, at most the rest of one socket read
+        assert channel._bytes <= len(line) * 5 + 256 * 1024
+        assert len(channel._queue) < 2000
+        assert all(w.transport.is_reading() is False for w in channel._writers)  # type: ignore[union-attr]
+        reader = asyncio.create_task(drain_lines(channel))
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        await channel.finish()
+        lines = await reader
+    assert lines == [start(f"test_{n}").rstrip(b"\n") for n in range(2000)]
+
+
+async def drain_lines(channel: LineChannel) -> list[bytes | ChannelNote]:
+    return [item async for item in channel]
 
 
 async def test_finish_cuts_a_writer_that_stays_connected() -> None:

@@ -154,7 +154,6 @@ class ExactResults:
         self.env: str | None = None  # the env of the latest record
         self.envs: set[str] = set()  # every env that sent a record
         self._collected: set[tuple[str, str]] = set()
-        self.finished: dict[str, int] = {}  # env → pytest's exit status, once it finished
 
     def feed(self, records: Iterable[events.Record]) -> list[ExactResult]:
         changed: dict[tuple[str, str, str], ExactResult] = {}
@@ -175,10 +174,6 @@ class ExactResults:
         done = sum(1 for test in self._tests.values() if test.state != STARTED)
         return min(100, done * 100 // len(self._collected))
 
-    def ran(self, env: str) -> set[str]:
-        """Node ids of the tests of `env` that reported in this run."""
-        return {nodeid for test_env, nodeid in self._tests if test_env == env}
-
     def _one(self, record: events.Record) -> ExactResult | None:
         self.env = record.env
         self.envs.add(record.env)
@@ -196,8 +191,6 @@ class ExactResults:
             return self._report(record)
         elif isinstance(record, events.Collect):
             return self._collect(record)
-        elif isinstance(record, events.Finish):
-            self.finished[record.env] = record.exitstatus
         return None
 
     def _define(self, record: events.Header, nodeid: str, path: str, line: int | None) -> None:

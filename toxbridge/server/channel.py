@@ -15,9 +15,14 @@ envs' PYTHONPATH.
 Nothing here can change the run: it reads whatever arrives and never writes back. Bad
 lines, lines over `max_line` bytes and lines cut off by a dying writer become
 `ChannelNote`s in the stream instead of records. Memory is bounded: at most
-`max_queued` items wait for the consumer; beyond that the channel stops reading (the
-writers' sockets fill up; a reporter that cannot write for its timeout goes quiet and
-its pytest carries on), and each writer's unfinished line is at most `max_line` bytes.
+`max_queued` items (and, if set, `max_bytes` of LineChannel's lines) wait for the
+consumer; beyond that the channel stops reading (the writers' sockets fill up; a
+reporter that cannot write for its timeout goes quiet and its pytest carries on), and
+each writer's unfinished line is at most `max_line` bytes.
+
+`LineChannel` is the same channel without decoding: it yields each complete line (bytes,
+newline removed) for a reader that only forwards them, such as the server, whose clients
+decode them (`reporter.events.read_lines`) and so the server spends nothing per record.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import socket
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any, Generic, Self, TypeVar
 
 from toxbridge.errors import ToxbridgeError
 from toxbridge.reporter.events import BadRecord, Record, decode_line
@@ -57,19 +63,24 @@ class ChannelNote:
 
 
 Item = Record | ChannelNote
+T = TypeVar("T")
 
 
-class EventChannel:
+class _Channel(Generic[T]):
     """The listening socket, its writers, and the queue of what they sent."""
 
-    def __init__(self, directory: str, max_line: int, max_queued: int) -> None:
+    def __init__(
+        self, directory: str, max_line: int, max_queued: int, max_bytes: int | None = None
+    ) -> None:
         self.directory = directory
         self.address = os.path.join(directory, SOCKET_NAME)
         self.max_line = max_line
         self.max_queued = max_queued
+        self.max_bytes = max_bytes  # of the lines waiting (LineChannel), if bounded
+        self._bytes = 0
         self.records = 0
         self.notes = 0
-        self._queue: collections.deque[Item] = collections.deque()
+        self._queue: collections.deque[T | ChannelNote] = collections.deque()
         self._writers: set[_Writer] = set()
         self._count = 0
         self._paused = False
@@ -81,10 +92,15 @@ class EventChannel:
     @classmethod
     @contextlib.asynccontextmanager
     async def open(
-        cls, *, parent: str | None = None, max_line: int = MAX_LINE, max_queued: int = MAX_QUEUED
-    ) -> AsyncIterator[EventChannel]:
+        cls,
+        *,
+        parent: str | None = None,
+        max_line: int = MAX_LINE,
+        max_queued: int = MAX_QUEUED,
+        max_bytes: int | None = None,
+    ) -> AsyncIterator[Self]:
         directory = _private_directory(parent)
-        channel = cls(directory, max_line, max_queued)
+        channel = cls(directory, max_line, max_queued, max_bytes)
         try:
             await channel._listen()
             yield channel
@@ -110,17 +126,18 @@ class EventChannel:
         self._count += 1
         return _Writer(self, self._count)
 
-    def __aiter__(self) -> EventChannel:
+    def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> Item:
+    async def __anext__(self) -> T | ChannelNote:
         while not self._queue:
             if self._finished and not self._writers:
                 raise StopAsyncIteration
             self._arrived.clear()
             await self._arrived.wait()
         item = self._queue.popleft()
-        if self._paused and len(self._queue) <= self.max_queued // 2:
+        self._bytes -= _size(item)
+        if self._paused and self._half_empty():
             self._paused = False
             for writer in self._writers:
                 writer.resume()
@@ -153,22 +170,25 @@ class EventChannel:
         self._finished = True
         self._arrived.set()
 
-    def _put(self, item: Item) -> None:
+    def _full(self) -> bool:
+        over_bytes = self.max_bytes is not None and self._bytes >= self.max_bytes
+        return len(self._queue) >= self.max_queued or over_bytes
+
+    def _half_empty(self) -> bool:
+        bytes_ok = self.max_bytes is None or self._bytes <= self.max_bytes // 2
+        return len(self._queue) <= self.max_queued // 2 and bytes_ok
+
+    def _put(self, item: T | ChannelNote) -> None:
         self._queue.append(item)
+        self._bytes += _size(item)
         self._arrived.set()
-        if not self._paused and len(self._queue) >= self.max_queued:
+        if not self._paused and self._full():
             self._paused = True
             for writer in self._writers:
                 writer.pause()
 
     def _line(self, number: int, line: bytes) -> None:
-        try:
-            record = decode_line(line)
-        except BadRecord as error:
-            self._note(number, f"a line that is not a record was dropped: {error}")
-            return
-        self.records += 1
-        self._put(record)
+        raise NotImplementedError
 
     def _note(self, number: int, message: str) -> None:
         log.warning("test events (writer %d): %s", number, message)
@@ -186,6 +206,31 @@ class EventChannel:
         self._arrived.set()  # the end may have come
 
 
+class EventChannel(_Channel[Record]):
+    """Yields each line decoded: a Record, or a ChannelNote for a line that is none."""
+
+    def _line(self, number: int, line: bytes) -> None:
+        try:
+            record = decode_line(line)
+        except BadRecord as error:
+            self._note(number, f"a line that is not a record was dropped: {error}")
+            return
+        self.records += 1
+        self._put(record)
+
+
+class LineChannel(_Channel[bytes]):
+    """Yields each complete line as it came (its newline removed), undecoded."""
+
+    def _line(self, number: int, line: bytes) -> None:
+        self.records += 1
+        self._put(line)
+
+
+def _size(item: object) -> int:
+    return len(item) if isinstance(item, bytes) else 0
+
+
 def _private_directory(parent: str | None) -> str:
     parent = parent or tempfile.gettempdir()
     if len(os.path.join(parent, "toxbridge-events-xxxxxxxx", SOCKET_NAME)) > MAX_SOCKET_PATH:
@@ -201,7 +246,7 @@ def _private_directory(parent: str | None) -> str:
 class _Writer(asyncio.Protocol):
     """One pytest process's connection: bytes in, complete lines out to the channel."""
 
-    def __init__(self, channel: EventChannel, number: int) -> None:
+    def __init__(self, channel: _Channel[Any], number: int) -> None:
         self.channel = channel
         self.number = number
         self.partial = bytearray()

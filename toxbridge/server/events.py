@@ -3,13 +3,14 @@
 For a run whose request asks for events (`run.events`), unless the server was started
 with `--no-test-events`:
 
-    async with run_events(run, settings, env) as feed:   # None: the run goes without
+    async with run_events(run, enabled, env) as feed:    # None: the run goes without
         ... start tox with `env` (TOXBRIDGE_EVENTS set here, whatever the client sent) ...
         while relaying output: await feed.first(reading) → feed.take() → a `test` message
         ... once tox has exited: await feed.finish(), then send what is left
     # the channel is closed and its directory removed, however the run ended
 
-The records wait in a buffer bounded in bytes (`MAX_BUFFER_BYTES`); when it is full, the
+The reporter's lines go out as they came (a `LineChannel`: the server never decodes a
+record; clients do). They wait in a buffer bounded in bytes (`MAX_BUFFER_BYTES`); when it is full, the
 feed stops reading the channel, whose own bound then makes the reporters wait (and, past
 their timeout, go quiet while pytest carries on): a client that takes no output holds
 back its events exactly as it holds back tox's pipe. `test` messages take credit and a
@@ -26,8 +27,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-from toxbridge.reporter.events import ADDRESS_VARIABLE, ENV_VARIABLE, REPORTLOG_VARIABLE, encode
-from toxbridge.server.channel import ChannelError, ChannelNote, EventChannel
+from toxbridge.reporter.events import ADDRESS_VARIABLE, ENV_VARIABLE, REPORTLOG_VARIABLE
+from toxbridge.server.channel import ChannelError, ChannelNote, LineChannel
 from toxbridge.server.queue import ActiveRun
 from toxbridge.wire import protocol
 
@@ -36,15 +37,17 @@ log = logging.getLogger(__name__)
 BATCH_BYTES = 64 * 1024  # a `test` message carries about this much, or what is queued
 MAX_BUFFER_BYTES = 4 * 1024 * 1024  # records waiting for credit, per run
 CHANNEL_QUEUE = 1000  # records the channel itself holds before it stops reading
+# ... and their bytes: MAX_BUFFER_BYTES there too, at most, beside the feed's
 OURS = (ADDRESS_VARIABLE, ENV_VARIABLE, REPORTLOG_VARIABLE)  # never a client's to set
 
 Send = Callable[[Sequence[bytes], protocol.Reply], Awaitable[bool]]
 
 
 class EventFeed:
-    """Records from the channel, encoded and waiting (bounded) to go out in batches."""
+    """The channel's lines (records, as the reporter wrote them), waiting in a bounded
+    buffer to go out in batches."""
 
-    def __init__(self, run_id: str, channel: EventChannel, max_bytes: int) -> None:
+    def __init__(self, run_id: str, channel: LineChannel, max_bytes: int) -> None:
         self.run_id = run_id
         self.channel = channel
         self.max_bytes = max_bytes
@@ -66,7 +69,7 @@ class EventFeed:
                 if isinstance(item, ChannelNote):
                     self.notes += 1
                     continue
-                line = encode(item)
+                line = item + b"\n"  # forwarded as it came: clients decode it
                 self._lines.append(line)
                 self._bytes += len(line)
                 self.records += 1
@@ -79,10 +82,6 @@ class EventFeed:
         finally:
             self._ended = True
             self._ready.set()
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._lines)
 
     async def first(self, reading: asyncio.Future[Any]) -> bool:
         """Wait for `reading` or a record; True when a batch is ready and `reading` is not."""
@@ -155,8 +154,8 @@ async def run_events(
         return
     async with contextlib.AsyncExitStack() as stack:
         try:
-            opening = EventChannel.open(max_queued=CHANNEL_QUEUE)
-            channel: EventChannel | None = await stack.enter_async_context(opening)
+            opening = LineChannel.open(max_queued=CHANNEL_QUEUE, max_bytes=MAX_BUFFER_BYTES)
+            channel: LineChannel | None = await stack.enter_async_context(opening)
         except ChannelError as error:
             log.warning("run %s: no test events: %s", run.id, error)
             channel = None

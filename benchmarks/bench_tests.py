@@ -1,0 +1,159 @@
+"""Tests in the editor, timed: the "edit → result" loop for one test and discovery.
+
+Run: `python benchmarks/bench_tests.py [--rounds N] [--tests N]`. Two tox projects in a
+temp dir, the tests' sample (two tests) and a generated suite (2,000 tests by default,
+bench_reporter.py's), each with a real `toxbridge serve` (warm) and a real `toxbridge lsp`
+driven by pytest-lsp's client. Printed as medians (min to max):
+- one test through the bridge: from sending `tox/runTests` with its id to the
+  `tox/testResults` notification with its final state, against plain
+  `python -m tox -e py -- <that id>` and plain `python -m tox -e py` (the whole env);
+- discovery through the bridge (`tox/discover` with `refresh`) against
+  `python -m pytest --collect-only -q` run directly on the same tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import site
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench_bridge import close_bridge, open_bridge, request  # noqa: E402
+from bench_reporter import write_suite  # noqa: E402
+from pytest_lsp import LanguageClient  # noqa: E402
+
+from tests.conftest import create_envs, make_project, start_server  # noqa: E402
+
+SUITE_INI = """\
+[tox]
+env_list = py
+[testenv]
+skip_install = true
+package = skip
+system_site_packages = true
+commands = python -m pytest -q -p no:cacheprovider {posargs:tests}
+"""
+FINAL = {"passed", "failed", "errored", "skipped"}
+
+
+def spread(values: Sequence[float]) -> str:
+    return f"{statistics.median(values):.2f} s ({min(values):.2f} to {max(values):.2f})"
+
+
+def timed(command: Sequence[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+class Results:
+    """When each test id first reached a final state, per run."""
+
+    def __init__(self, client: LanguageClient) -> None:
+        self.arrived: dict[tuple[str, str], float] = {}
+        self.event = asyncio.Event()
+        # pygls registers plain functions only (it sets attributes on them)
+        client.feature("tox/testResults")(lambda params: self._results(params))
+        for method in ("tox/testRun", "tox/watch", "workspace/codeLens/refresh"):
+            client.feature(method)(lambda params: None)
+
+    def _results(self, params: Any) -> None:
+        now = time.perf_counter()
+        for entry in params.results:
+            if entry.state in FINAL:
+                self.arrived.setdefault((params.runId, entry.id), now)
+        self.event.set()
+
+    async def wait(self, test_id: str, after: float) -> float:
+        while True:
+            found = [t for (_, i), t in self.arrived.items() if i == test_id and t > after]
+            if found:
+                return min(found)
+            self.event.clear()
+            await self.event.wait()
+
+
+async def loop(client: LanguageClient, results: Results, test_id: str, rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        sent = time.perf_counter()
+        answer = asyncio.ensure_future(request(client, "tox/runTests", {"ids": [test_id]}))
+        times.append(await results.wait(test_id, sent) - sent)
+        await answer
+    return times
+
+
+async def discovery(client: LanguageClient, rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await request(client, "tox/discover", {"env": "py", "refresh": True})
+        times.append(time.perf_counter() - started)
+    return times
+
+
+async def bench(name: str, root: Path, node: str, tests: str, rounds: int, log: Path) -> None:
+    server = start_server(root, log)
+    try:
+        client, _ = await open_bridge(root, server.endpoint)
+        results = Results(client)
+        try:
+            await request(client, "tox/discover", {"env": "py"})  # warm both sides up
+            one = await loop(client, results, f"py|{node}", rounds)
+            found = await discovery(client, rounds)
+        finally:
+            await close_bridge(client)
+    finally:
+        server.stop()
+    tox = [sys.executable, "-m", "tox", "-e", "py"]
+    plain_one = [timed([*tox, "--", node], root) for _ in range(rounds)]
+    plain_all = [timed(tox, root) for _ in range(rounds)]
+    collect = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    direct = [timed([*collect, tests], root) for _ in range(rounds)]
+    ratio = statistics.median(one) / statistics.median(plain_one)
+    found_ratio = statistics.median(found) / statistics.median(direct)
+    print(f"## {name}")
+    print(f"| one test through the bridge (request → result) | {spread(one)} |")
+    print(f"| plain tox -e py -- <that id> | {spread(plain_one)} | ratio {ratio:.2f} |")
+    print(f"| plain tox -e py (whole env) | {spread(plain_all)} |")
+    print(f"| tox/discover (refresh) | {spread(found)} |")
+    print(f"| pytest --collect-only directly | {spread(direct)} | ratio {found_ratio:.2f} |")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--tests", type=int, default=2000)
+    args = parser.parse_args()
+    # what tests/conftest.py's pytest_configure gives every tox of the suite
+    os.environ.setdefault(
+        "TOX_OVERRIDE", f"testenv.set_env+=PYTHONPATH={os.pathsep.join(site.getsitepackages())}"
+    )
+    with tempfile.TemporaryDirectory(prefix="tb-bench-tests-") as base:
+        sample = create_envs(make_project(Path(base) / "sample"), "py")
+        log = Path(base) / "server.log"
+        await bench(
+            "sample", sample, "test_sample.py::test_fails", "test_sample.py", args.rounds, log
+        )
+        suite = Path(base) / "suite"
+        suite.mkdir()
+        write_suite(suite, args.tests)
+        (suite / "tox.ini").write_text(SUITE_INI)
+        create_envs(suite, "py")
+        node = "tests/test_module_0.py::test_fail_0"
+        await bench(f"{args.tests} tests", suite, node, "tests", args.rounds, log)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
