@@ -107,10 +107,11 @@ def test_run_problems_output_and_cancel_in_code_server(tmp_path: Path) -> None:
         toxbridge_serve(project, tmp_path / "serve.log") as (endpoint, serve),
         code_server_running(code_server, dirs, project, tmp_path / "code-server.log") as url,
     ):
-        # colours on, so the Output channel must really strip ANSI codes
-        settings_file = workspace_settings(
-            project, endpoint, **{"toxbridge.toxArgs": ["--colored", "yes"]}
-        )
+        # Colours on, so the Output channel must really strip ANSI codes. No code lenses:
+        # their requests run `tox l` on the server when a file opens or results change, and
+        # this test's Ping expects an idle server (lenses have tests of their own).
+        extra = {"toxbridge.toxArgs": ["--colored", "yes"], "toxbridge.codeLens": False}
+        settings_file = workspace_settings(project, endpoint, **extra)
         base_config["settingsFile"] = str(settings_file)
         driven = drive(url, base_config, phase="run", result=result_file)
         stop_group(serve)
