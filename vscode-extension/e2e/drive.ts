@@ -13,7 +13,10 @@ import * as path from "node:path";
 
 import { chromium, type Locator, type Page } from "playwright-core";
 
-interface DriveConfig {
+import { testingPhase, type TestingConfig, type TestingSeen } from "./testing";
+import { normalise, notification, openFile, runCommand } from "./workbench";
+
+interface DriveConfig extends Partial<TestingConfig> {
   /** code-server's address, e.g. http://127.0.0.1:8080 */
   readonly url: string;
   /** The workspace folder to open. */
@@ -31,8 +34,11 @@ interface DriveConfig {
   readonly runTimeoutMs: number;
   /** The workspace's .vscode/settings.json, which the unreachable phase edits. */
   readonly settingsFile: string;
-  /** "run": the normal session; "unreachable": the server has been stopped. */
-  readonly phase: "run" | "unreachable";
+  /**
+   * "run": the palette session; "unreachable": the server has been stopped; "testing": the
+   * Testing view (testing.ts).
+   */
+  readonly phase: "run" | "unreachable" | "testing";
 }
 
 interface DriveResult {
@@ -53,6 +59,7 @@ interface DriveResult {
   errorText?: string;
   errorToasts?: number;
   outputShownByButton?: boolean;
+  testing?: TestingSeen;
   screenshots: string[];
   error?: string;
 }
@@ -95,6 +102,9 @@ async function main(): Promise<void> {
     await status.locator(".codicon-beaker").waitFor({ timeout: UI_TIMEOUT_MS });
     if (config.phase === "run") {
       await runPhase(page, config, result, status, step, screenshot);
+    } else if (config.phase === "testing") {
+      result.testing = {};
+      await testingPhase(page, testingConfig(config), result.testing, step);
     } else {
       await unreachablePhase(page, config, result, step, screenshot);
     }
@@ -107,6 +117,28 @@ async function main(): Promise<void> {
     writeFileSync(config.result, JSON.stringify(result, null, 2));
   }
   process.exitCode = result.error === undefined ? 0 : 1;
+}
+
+function testingConfig(config: DriveConfig): TestingConfig {
+  const { expand, testFile, failingTest, passingTest, terminal, serverTestFile, fix, slowTest, slowPidFile } = config;
+  if (
+    expand === undefined ||
+    testFile === undefined ||
+    failingTest === undefined ||
+    passingTest === undefined ||
+    terminal === undefined ||
+    serverTestFile === undefined ||
+    fix === undefined ||
+    slowTest === undefined ||
+    slowPidFile === undefined
+  ) {
+    throw new Error("the testing phase misses some of its settings (see TestingConfig)");
+  }
+  const { artifacts, runTimeoutMs } = config;
+  return {
+    ...{ expand, testFile, failingTest, passingTest, terminal, serverTestFile, fix, slowTest, slowPidFile },
+    ...{ artifacts, runTimeoutMs },
+  };
 }
 
 async function runPhase(
@@ -254,49 +286,6 @@ function envRow(page: Page, env: string): Locator {
     .locator(".quick-input-widget .monaco-list-row")
     .filter({ has: page.locator(".label-name", { hasText: new RegExp(`^${env}$`) }) })
     .first();
-}
-
-/** F1, type the command's title, wait for it in the list, Enter. */
-async function runCommand(page: Page, title: string, closes = true): Promise<void> {
-  await page.keyboard.press("Escape");
-  await page.keyboard.press("F1");
-  const input = page.locator(".quick-input-widget input.input");
-  await input.waitFor();
-  await input.fill(`>${title}`);
-  await page
-    .locator(".quick-input-widget .monaco-list-row", { hasText: title })
-    .first()
-    .waitFor();
-  await page.keyboard.press("Enter");
-  if (closes) {
-    await page.locator(".quick-input-widget").waitFor({ state: "hidden" });
-  }
-}
-
-/** Quick Open (Ctrl+P) a workspace file. */
-async function openFile(page: Page, relativePath: string): Promise<void> {
-  await page.keyboard.press("Escape");
-  await page.keyboard.press("Control+P");
-  const input = page.locator(".quick-input-widget input.input");
-  await input.waitFor();
-  await input.fill(relativePath);
-  await page
-    .locator(".quick-input-widget .monaco-list-row", { hasText: path.basename(relativePath) })
-    .first()
-    .waitFor();
-  await page.keyboard.press("Enter");
-  await page
-    .locator(".tabs-container .tab.active", { hasText: path.basename(relativePath) })
-    .waitFor();
-}
-
-function notification(page: Page, text: string): Locator {
-  return page.locator(".notifications-toasts .notification-toast", { hasText: text }).first();
-}
-
-/** Monaco renders spaces as no-break spaces (so patterns on its text use \\s). */
-function normalise(text: string): string {
-  return text.replace(/\u00a0/g, " ");
 }
 
 main().catch((error: unknown) => {

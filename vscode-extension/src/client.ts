@@ -39,6 +39,11 @@ export class BridgeClient implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private readonly decoder: OutputDecoder;
   private restarts: number[] = [];
+  private readonly listeners = new Map<string, Set<(params: unknown) => void>>();
+  private readonly started = new vscode.EventEmitter<void>();
+  /** Fires each time a (re)started language server is ready. */
+  readonly onDidStart = this.started.event;
+  private runOnSaveSuspended = false;
 
   constructor(
     private readonly output: vscode.OutputChannel,
@@ -88,7 +93,13 @@ export class BridgeClient implements vscode.Disposable {
       if (event !== undefined) {
         this.decoder.write(event);
       }
+      this.dispatch(Methods.output, params);
     });
+    for (const method of [Methods.testResults, Methods.testRun]) {
+      client.onNotification(method, (params: unknown) => {
+        this.dispatch(method, params);
+      });
+    }
     client.onNotification(Methods.status, (params: unknown) => {
       const status = parseStatus(params);
       if (status === undefined) {
@@ -107,6 +118,43 @@ export class BridgeClient implements vscode.Disposable {
       }
     });
     await client.start();
+    this.started.fire();
+  }
+
+  /**
+   * Listens to a bridge notification across restarts. vscode-languageclient keeps one
+   * handler per method, so every listener goes through this one.
+   */
+  onNotification(method: string, listener: (params: unknown) => void): vscode.Disposable {
+    let set = this.listeners.get(method);
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(method, set);
+    }
+    set.add(listener);
+    return new vscode.Disposable(() => set.delete(listener));
+  }
+
+  /**
+   * While a continuous test run is on, the bridge's own run-on-save is off: the Testing
+   * view reruns the watched tests itself, and two runs per save would fight.
+   */
+  async suspendRunOnSave(suspended: boolean): Promise<void> {
+    if (this.runOnSaveSuspended === suspended) {
+      return;
+    }
+    this.runOnSaveSuspended = suspended;
+    await this.pushSettings();
+  }
+
+  private dispatch(method: string, params: unknown): void {
+    for (const listener of this.listeners.get(method) ?? []) {
+      try {
+        listener(params);
+      } catch (error) {
+        this.output.appendLine(`[error] ${method}: ${String(error)}`);
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -130,12 +178,14 @@ export class BridgeClient implements vscode.Disposable {
       return;
     }
     await client.sendNotification(DidChangeConfigurationNotification.type, {
-      settings: { [CONFIG_SECTION]: serverSettings() },
+      settings: { [CONFIG_SECTION]: this.serverSettings() },
     });
   }
 
-  async request(method: string, params: object): Promise<unknown> {
-    return this.running().sendRequest(method, params);
+  async request(method: string, params: object, token?: vscode.CancellationToken): Promise<unknown> {
+    return token === undefined
+      ? this.running().sendRequest(method, params)
+      : this.running().sendRequest(method, params, token);
   }
 
   connection(): RunConnection {
@@ -147,6 +197,7 @@ export class BridgeClient implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.started.dispose();
     void this.stop();
   }
 
@@ -164,7 +215,7 @@ export class BridgeClient implements vscode.Disposable {
       documentSelector: [{ scheme: "file" }],
       outputChannel: this.output,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
-      initializationOptions: () => serverSettings(),
+      initializationOptions: () => this.serverSettings(),
       middleware: {
         workspace: {
           // Answer workspace/configuration for our section with the same object as
@@ -175,7 +226,7 @@ export class BridgeClient implements vscode.Disposable {
               return raw;
             }
             return params.items.map((item, index) =>
-              item.section === CONFIG_SECTION ? serverSettings() : (raw[index] as unknown),
+              item.section === CONFIG_SECTION ? this.serverSettings() : (raw[index] as unknown),
             );
           },
         },
@@ -185,6 +236,11 @@ export class BridgeClient implements vscode.Disposable {
         closed: (): CloseHandlerResult => this.onClosed(),
       },
     };
+  }
+
+  private serverSettings(): ServerSettings {
+    const settings = readWorkspaceSettings().settings.server;
+    return this.runOnSaveSuspended ? { ...settings, runOnSave: false } : settings;
   }
 
   private onClosed(): CloseHandlerResult {
@@ -217,6 +273,4 @@ function messageKind(type: MessageType): MessageKind {
   }
 }
 
-function serverSettings(): ServerSettings {
-  return readWorkspaceSettings().settings.server;
-}
+

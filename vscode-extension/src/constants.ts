@@ -13,7 +13,14 @@ export const Methods = {
   envs: "tox/envs",
   output: "tox/output",
   status: "tox/status",
+  discover: "tox/discover",
+  runTests: "tox/runTests",
+  testResults: "tox/testResults",
+  testRun: "tox/testRun",
 } as const;
+
+export const TEST_CONTROLLER_ID = "toxbridge";
+export const TEST_CONTROLLER_LABEL = "toxbridge";
 
 /**
  * Palette command ids. They must differ from the bridge's executeCommand names

@@ -8,6 +8,7 @@ import { CONFIG_SECTION, OUTPUT_CHANNEL_NAME } from "./constants";
 import { MessagePolicy, type UserMessage } from "./messages";
 import { LAUNCH_KEYS } from "./settings";
 import { StatusBar } from "./statusBar";
+import { registerTesting } from "./testing";
 import { onInterpreterChange, showMessage } from "./vscodeApi";
 
 let bridge: BridgeClient | undefined;
@@ -23,6 +24,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   bridge = client;
   context.subscriptions.push(output, statusBar, client);
   registerCommands({ context, client, output, statusBar, policy, show });
+  registerTesting(context, client, (line) => {
+    output.appendLine(line);
+  });
 
   const restart = (why: string) => {
     output.appendLine(`[toxbridge] ${why}: restarting the language server`);

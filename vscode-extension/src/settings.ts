@@ -20,6 +20,9 @@ export interface ServerSettings {
   pathMappings?: PathMapping[];
   keys?: string;
   timeoutS?: number;
+  testEnvs?: string[];
+  watch?: boolean;
+  codeLens?: boolean;
 }
 
 export type LogLevel = "debug" | "info" | "warning" | "error";
@@ -79,6 +82,9 @@ export function readSettings(get: ConfigReader): ReadResult {
     server.keys = keys;
   }
   assign(server, "timeoutS", check("timeoutS", asPositiveNumber));
+  assign(server, "testEnvs", check("testEnvs", asStringArray));
+  assign(server, "watch", check("watch", asBoolean));
+  assign(server, "codeLens", check("codeLens", asBoolean));
 
   const level = check("logLevel", (value) =>
     LOG_LEVELS.find((candidate) => candidate === value),
