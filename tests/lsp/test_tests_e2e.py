@@ -205,3 +205,34 @@ async def test_run_tests_is_cancellable(
         assert [r.env for r in bridge.recorder.runs if r.state == "started"] == ["late"]
     finally:
         await stop_bridge(bridge)
+
+
+async def test_lens_requests_share_one_env_listing_whatever_the_editor_cancels(
+    tox_server: RunningServer, lsp_project: Path
+) -> None:
+    """An editor asks for many files' lenses at once and cancels the stale requests: the
+    env list (the server's `tox l`) is asked for once, and a cancelled request does not
+    cancel it for the others."""
+    options = {"endpoint": tox_server.endpoint, "watch": False}
+    bridge = await start_bridge(lsp_project, options)
+    try:
+        protocol = bridge.client.protocol
+        document = types.TextDocumentIdentifier(uri=bridge.uri("test_toggle.py"))
+        params = types.CodeLensParams(text_document=document)
+        sent = {
+            f"lens-{n}": protocol.send_request(
+                types.TEXT_DOCUMENT_CODE_LENS, params, msg_id=f"lens-{n}"
+            )
+            for n in range(4)
+        }
+        for stale in ("lens-0", "lens-2"):
+            protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=stale))
+        answers = [await asyncio.wrap_future(sent[kept]) for kept in ("lens-1", "lens-3")]
+        for found in answers:
+            titles = [lens.command.title for lens in found if lens.command]
+            assert titles.count("▶ Run test") == 2, titles
+        assert (await lenses(bridge, "test_early.py")) != []  # cached: no new listing
+    finally:
+        await stop_bridge(bridge)
+    listings = tox_server.log.read_text().count("): ('l',)")
+    assert listings == 1, tox_server.log.read_text()

@@ -10,6 +10,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
+from toxbridge.diagnostics.setup import CONFIG_FILES
 from toxbridge.errors import ToxbridgeError
 from toxbridge.lsp import handlers_tests, messages
 from toxbridge.lsp.debounce import glob_matches
@@ -48,9 +49,11 @@ def _register_lifecycle(server: ToxbridgeServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
     def did_save(ls: ToxbridgeServer, params: types.DidSaveTextDocumentParams) -> None:
         settings = ls.session.settings
+        path = to_fs_path(params.text_document.uri) or params.text_document.uri
+        if Path(path).name in CONFIG_FILES:
+            ls.tests.forget_envs()
         if not settings.run_on_save:
             return
-        path = to_fs_path(params.text_document.uri) or params.text_document.uri
         root = ls.session.workspace_root
         if root is not None and Path(path).is_relative_to(root):
             path = str(Path(path).relative_to(root))

@@ -84,15 +84,28 @@ class Tests:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.discovered: dict[str, Discovery] = {}
-        self._env_list: list[str] | None = None
+        self._env_list: asyncio.Task[list[str]] | None = None
 
     async def envs(self) -> list[str]:
+        """`testEnvs`, else the server's `tox l`: asked once and shared by every request
+        that needs it meanwhile (an editor asks for many files' lenses at once, and cancels
+        the stale ones: that must not cancel the `tox l` the others wait for)."""
         configured = self.session.settings.test_envs
         if configured:
             return list(configured)
         if self._env_list is None:
-            self._env_list = await self.session.envs()
-        return list(self._env_list)
+            self._env_list = asyncio.create_task(self.session.envs())
+        listing = self._env_list
+        try:
+            return list(await asyncio.shield(listing))
+        finally:
+            failed = listing.done() and (listing.cancelled() or listing.exception() is not None)
+            if failed and self._env_list is listing:
+                self._env_list = None  # the next request asks again
+
+    def forget_envs(self) -> None:
+        """The tox configuration changed: ask the server again next time."""
+        self._env_list = None
 
     def uri(self, path: str) -> str:
         return path_to_uri(path, self.session.workspace_root)
