@@ -16,6 +16,7 @@ from toxbridge.config import parse_endpoint
 from toxbridge.net.client import Client, RemoteRun, RemoteWatch
 from toxbridge.reporter import events
 from toxbridge.wire import protocol
+from toxbridge.wire import watched as watched_wire
 
 TIMEOUT_S = 90
 BIG = 80_000_000  # more than the server's socket and a watcher's buffer hold together
@@ -79,7 +80,7 @@ async def test_a_watcher_sees_runs_another_client_started(watched_server: Runnin
     assert kinds[second.id][0] == "queued"  # and again as its position changes
     assert next(kind for kind in kinds[second.id] if kind != "queued") == "started"
     assert kinds[second.id][-1] == "exit"
-    started = protocol.unwrap(seen[first.id][0])
+    started = watched_wire.unwrap(seen[first.id][0])
     assert isinstance(started, protocol.Started)
     assert started.args == ("-e", "py")
     assert started.cwd == str(watched_server.root)
@@ -87,7 +88,7 @@ async def test_a_watcher_sees_runs_another_client_started(watched_server: Runnin
     records = [
         record
         for watched in seen[first.id]
-        if isinstance(message := protocol.unwrap(watched), protocol.Test)
+        if isinstance(message := watched_wire.unwrap(watched), protocol.Test)
         for record in message.records()
     ]
     reports = [r for r in records if isinstance(r, events.Report) and r.when == "call"]
@@ -97,7 +98,7 @@ async def test_a_watcher_sees_runs_another_client_started(watched_server: Runnin
     ]
     output = b"".join(w.data or b"" for w in seen[first.id] if w.event == "output")
     assert b"1 failed, 1 passed" in output
-    exit_ = protocol.unwrap(seen[second.id][-1])
+    exit_ = watched_wire.unwrap(seen[second.id][-1])
     assert isinstance(exit_, protocol.Exit)
     assert exit_.code == 3
 

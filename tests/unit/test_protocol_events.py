@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from toxbridge.errors import ProtocolError
 from toxbridge.reporter import events
 from toxbridge.wire import protocol
+from toxbridge.wire import watched as watched_wire
 
 ids = st.text(min_size=1, max_size=40)
 text = st.text(max_size=60)
@@ -116,14 +117,14 @@ def test_old_peers_see_what_they_know() -> None:
     ],
 )
 def test_watched_carries_the_message_and_unwraps_to_it(message: protocol.Reply) -> None:
-    watched = protocol.watched("w-1", "run-1", message)
+    watched = watched_wire.watched("w-1", "run-1", message)
     frames = protocol.encode(watched)
     header = json.loads(frames[1])
     assert (header["id"], header["kind"], header["run"]) == ("w-1", "watched", "run-1")
     assert header["event"] == _kind(message)
     decoded = protocol.decode(frames)
     assert isinstance(decoded, protocol.Watched)
-    assert protocol.unwrap(decoded) == message
+    assert watched_wire.unwrap(decoded) == message
 
 
 def _kind(message: protocol.Reply) -> str:
@@ -138,7 +139,7 @@ def test_a_gap_says_how_many_were_dropped() -> None:
     gap = protocol.decode(frames)
     assert isinstance(gap, protocol.Watched)
     assert gap.dropped == 12
-    assert protocol.unwrap(gap) is None
+    assert watched_wire.unwrap(gap) is None
 
 
 @pytest.mark.parametrize(
@@ -162,4 +163,4 @@ def test_malformed_additions_are_bad_args(frames: list[bytes]) -> None:
 
 def test_unwrap_refuses_fields_that_make_no_such_message() -> None:
     with pytest.raises(ProtocolError):
-        protocol.unwrap(protocol.Watched("w", "r", "exit", {"code": "zero"}))
+        watched_wire.unwrap(protocol.Watched("w", "r", "exit", {"code": "zero"}))

@@ -23,6 +23,7 @@ from toxbridge.lsp.messages import WATCH
 from toxbridge.lsp.progress import RunProgress
 from toxbridge.lsp.relay import Relay
 from toxbridge.wire import protocol
+from toxbridge.wire.watched import unwrap
 
 if TYPE_CHECKING:
     from toxbridge.lsp.session import Session
@@ -90,7 +91,7 @@ class Watcher:
         if watched.run in self.session.own_runs:
             return
         try:
-            message = protocol.unwrap(watched)
+            message = unwrap(watched)
         except ProtocolError as error:
             log.info("ignoring a watched message of run %s: %s", watched.run, error)
             return

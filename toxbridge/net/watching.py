@@ -2,11 +2,11 @@
 
     async with client.watch(output=False) as watch:    # the server's `ack` has come
         async for watched in watch:                     # protocol.Watched, until left
-            message = protocol.unwrap(watched)          # the run's own Queued, Started,
+            message = unwrap(watched)          # the run's own Queued, Started,
             ...                                         # Output, Test or Exit; None: a gap
 
 Each `protocol.Watched` names its run (`run`) and carries the run's message as `event`
-(its kind), `header` (its fields) and `data` (its payload); `protocol.unwrap` turns it
+(its kind), `header` (its fields) and `data` (its payload); `wire.watched.unwrap` turns it
 back into the run's typed message. `event == "gap"` says `dropped` messages about that
 run were lost because this watcher read too slowly: the server drops rather than waits
 (a watcher never holds up a run), and so does this side, past `MAX_WAITING` messages

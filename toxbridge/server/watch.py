@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from toxbridge.server.clients import Clients
 from toxbridge.wire import protocol
+from toxbridge.wire.watched import watched
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class Watcher:
             self.lost += 1
             return
         self._flush_gaps()
-        self._append(protocol.watched(self.id, run_id, message), cost, status=not droppable)
+        self._append(watched(self.id, run_id, message), cost, status=not droppable)
 
     def _flush_gaps(self) -> None:
         """There is room: the losses so far take their place in the stream."""

@@ -197,12 +197,16 @@ class Watch:
     output: bool = False
 
 
+GAP = "gap"  # a watched event: what a slow watcher lost
+WATCHED_EVENTS = frozenset({"queued", "started", "output", "test", "exit", GAP})
+
+
 @dataclass(frozen=True, slots=True)
 class Watched:
     """What happened to run `run`, for the watch `id`: `event` is a reply kind (queued,
     started, test, output, exit) whose fields are in `header` and payload in `data`, or
     "gap": `dropped` messages about `run` were dropped for this watcher (it read too slowly).
-    `protocol.unwrap` gives the run's own message back.
+    `wire.watched.unwrap` gives the run's own message back.
     """
 
     id: str

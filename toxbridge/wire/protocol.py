@@ -23,10 +23,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from toxbridge.errors import ProtocolError
+from toxbridge.wire import watched as _watched  # used at call time: it imports this module
 from toxbridge.wire.headers import HeaderFields
 from toxbridge.wire.messages import (
     FLOW_CONTROLLED,
+    GAP,
     MAX_STDIN_BYTES,
+    WATCHED_EVENTS,
     Ack,
     Alive,
     Cancel,
@@ -64,10 +67,12 @@ from toxbridge.wire.terminal import decode_signal, decode_stdin, decode_tty, sid
 
 __all__ = [
     "FLOW_CONTROLLED",
+    "GAP",
     "MAGIC",
     "MAX_HEADER_BYTES",
     "MAX_STDIN_BYTES",
     "PROTOCOL_VERSION",
+    "WATCHED_EVENTS",
     "Ack",
     "Alive",
     "Cancel",
@@ -103,7 +108,6 @@ __all__ = [
     "decode",
     "encode",
     "error_reply",
-    "unwrap",
 ]
 
 PROTOCOL_VERSION = 1
@@ -294,7 +298,7 @@ _DECODERS: dict[Kind, _Decoder] = {
         decode_tty(f),
     ),
     Kind.WATCH: lambda f, i, p: Watch(i, f.boolean("output", False)),
-    Kind.WATCHED: lambda f, i, p: _decode_watched(f, i, p),
+    Kind.WATCHED: lambda f, i, p: _watched.decode_watched(f, i, p),
     Kind.TEST: lambda f, i, p: Test(i, f.integer("seq"), f.integer("count"), p[0]),
     Kind.CANCEL: lambda f, i, p: Cancel(i, f.optional_string("target"), _by(f)),
     Kind.PING: lambda f, i, p: Ping(i),
@@ -367,45 +371,6 @@ _KIND_OF: dict[type, Kind] = {
 
 
 MAX_BY_CHARS = 200
-GAP = "gap"
-WATCHED_EVENTS = frozenset({"queued", "started", "output", "test", "exit", GAP})
-_WATCHED_OWN = ("id", "kind", "run", "event", "dropped")
-
-
-def watched(watch_id: str, run_id: str, message: Reply) -> Watched:
-    """`message` (a run's queued, started, output, test or exit) as `watch_id` sees it."""
-    frames = encode(message)
-    fields = json.loads(frames[1])
-    kind = fields["kind"]
-    header = {k: v for k, v in fields.items() if k not in ("id", "kind")}
-    return Watched(watch_id, run_id, kind, header, frames[2] if len(frames) > 2 else None)
-
-
-def unwrap(message: Watched) -> Reply | None:
-    """The watched run's own message (its `id` the run's), or None for a gap.
-
-    Raises ProtocolError if the fields do not make that message."""
-    if message.event == GAP:
-        return None
-    header = {**message.header, "id": message.run, "kind": message.event}
-    payload = [message.data] if message.data is not None else []
-    reply = decode([MAGIC, json.dumps(header).encode(), *payload])
-    if not isinstance(reply, Queued | Started | Output | Test | Exit):
-        raise ProtocolError(ErrorCode.BAD_ARGS.value, f"cannot watch a {message.event} message")
-    return reply
-
-
-def _decode_watched(fields: HeaderFields, watch_id: str, payload: list[bytes]) -> Watched:
-    event = fields.string("event")
-    if event not in WATCHED_EVENTS:
-        fields.fail(f"field 'event' must be one of {sorted(WATCHED_EVENTS)}, got {event!r}")
-    if event in ("output", "test") and not payload:
-        fields.fail(f"a watched {event} needs its payload frame")
-    header = {k: v for k, v in fields.header.items() if k not in _WATCHED_OWN}
-    dropped = fields.integer("dropped", 0)
-    return Watched(
-        watch_id, fields.string("run"), event, header, payload[0] if payload else None, dropped
-    )
 
 
 def _by(fields: HeaderFields) -> str | None:
