@@ -39,6 +39,10 @@ _HANDLED = re.compile(r"^ROOT: HandledError\| (?P<message>.+)$")
 _INI_LINE = re.compile(r"^\s*\[line\s+(?P<line>\d+)\]: ")
 _LOADING = re.compile(r"failed loading (?P<path>\S+) due to")
 _PIP_ERROR = re.compile(r"^ERROR: (?P<message>.+)$")
+# a word each pattern above needs, as it appears in the raw bytes (colours never split one)
+_MARKERS = re.compile(
+    rb"failed with |install_|_package|commands|HandledError|\[line| exit |OK|FAIL code|ERROR: "
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +82,31 @@ class SetupScanner:
         partial.hold(head)
         block = partial.take()
         partial.hold(tail)
-        return self._lines(decode_lines(block), stream)
+        return self._lines(self._decode(block), stream)
 
     def close(self) -> list[SetupEvent]:
-        found = self._lines(decode_lines(self._partial["stderr"].take()), "stderr")
-        found += self._lines(decode_lines(self._partial["stdout"].take()), "stdout")
+        found = self._lines(self._decode(self._partial["stderr"].take()), "stderr")
+        found += self._lines(self._decode(self._partial["stdout"].take()), "stdout")
         self._flush_handled(found)
         return found
+
+    def _decode(self, block: bytes) -> list[str]:
+        """The lines of `block` (whole lines) that can matter, as text. This runs on every
+        byte of a run's output: lines without a word some pattern needs are skipped in bytes,
+        unread, except while a configuration error may still get its location (there every
+        line counts, as it ends the wait)."""
+        if self._handled is not None or b"HandledError" in block:
+            return decode_lines(block)
+        candidates: list[bytes] = []
+        end = -1
+        for hit in _MARKERS.finditer(block):
+            if hit.start() <= end:
+                continue  # another word of a line already taken
+            start = block.rfind(b"\n", 0, hit.start()) + 1
+            end = block.find(b"\n", hit.end())
+            end = len(block) if end < 0 else end
+            candidates.append(block[start:end])
+        return decode_lines(b"\n".join(candidates)) if candidates else []
 
     def _lines(self, lines: list[str], stream: str) -> list[SetupEvent]:
         found: list[SetupEvent] = []
