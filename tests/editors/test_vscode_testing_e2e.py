@@ -100,6 +100,7 @@ def test_testing_view_runs_one_test_and_shows_its_diff(tmp_path: Path) -> None:
         "expand": ["py", "tests", "test_sample.py", "test_slow.py"],
         "testFile": "tests/test_sample.py",
         "failingTest": "test_fails",
+        "failureMessage": "assert 2 == 3",
         "passingTest": "test_passes",
         "slowTest": "test_waits",
         "slowPidFile": str(container / "tests" / "slow.pid"),

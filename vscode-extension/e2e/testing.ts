@@ -18,6 +18,8 @@ export interface TestingConfig {
   /** The test file, relative to the workspace folder (opened so the peek has an editor). */
   readonly testFile: string;
   readonly failingTest: string;
+  /** The first line of failingTest's failure message, as the Test Results tree shows it. */
+  readonly failureMessage: string;
   readonly passingTest: string;
   readonly artifacts: string;
   readonly runTimeoutMs: number;
@@ -113,7 +115,10 @@ export async function testingPhase(
     .first();
   await resultRow.waitFor();
   // With one message the row carries it as its description, and selecting the row shows
-  // the message's diff beside the tree.
+  // the message's diff beside the tree. The tree draws the failed row first with the test's
+  // location as its description and redraws it with the message a moment later: wait for
+  // that redraw (a timeout here means the message never reached the tree).
+  await resultRow.filter({ hasText: config.failureMessage }).waitFor({ timeout: config.runTimeoutMs });
   seen.peekMessage = normalise(await resultRow.innerText()).trim();
   await resultRow.click();
   const diff = page.locator(".monaco-diff-editor").first();
