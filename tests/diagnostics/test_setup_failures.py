@@ -29,6 +29,8 @@ package = skip
 system_site_packages = true
 commands = python -c "print('ran')"
 [testenv:ok]
+[testenv:cmdfails]
+commands = python -c "import sys; sys.exit(3)"
 [testenv:nopy]
 base_python = python2.5
 [testenv:deps]
@@ -57,6 +59,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Outputs:
     (root / "tox.ini").write_text(TOX_INI)
     found = {name: tox(root, "-e", name) for name in ("ok", "nopy", "deps", "skipped")}
     found["both"] = tox(root, "run-parallel", "-e", "ok,nopy")
+    found["colored-parallel"] = tox(root, "run-parallel", "--colored", "yes", "-e", "ok,cmdfails")
     broken = tmp_path_factory.mktemp("broken")
     (broken / "tox.ini").write_text("[tox]\nenv_list = py\n[testenv\ncommands = python -c 1\n")
     found["broken"] = tox(broken, "-e", "py")
@@ -121,6 +124,18 @@ def test_parallel_runs_keep_each_envs_outcome(outputs: Outputs) -> None:
     found = scan(outputs["both"])
     assert SetupPassed("ok") in found
     assert [event.env for event in found if isinstance(event, SetupFailure)] == ["nopy"]
+
+
+def test_a_coloured_parallel_run_whose_commands_fail_passed_setup(outputs: Outputs) -> None:
+    """tox p in colour may print `cmdfails: FAIL ✖ in …` (no code) as an env ends, then the
+    env's output and a summary line with the code: a failed command is no setup failure."""
+    stdout = outputs["colored-parallel"][0]
+    assert b"\x1b[32m" in stdout
+    assert b"cmdfails: FAIL code 3" in stdout
+    assert sorted(scan(outputs["colored-parallel"]), key=str) == [
+        SetupPassed("cmdfails"),
+        SetupPassed("ok"),
+    ]
 
 
 def test_the_section_of_each_config_format() -> None:
