@@ -46,8 +46,13 @@ testpaths = tests
 addopts = -p no:cacheprovider
 """
 
+# test_passes leaves a mark in the server's copy each time it runs
 TEST_SAMPLE = """\
+from pathlib import Path
+
+
 def test_passes():
+    Path(__file__).with_name("passes.ran").touch()
     assert 1 + 1 == 2
 
 
@@ -55,7 +60,7 @@ def test_fails():
     total = 1 + 1
     assert total == 3
 """
-FAILING_LINE = 7
+FAILING_LINE = 11
 FIXED_LINE = "    assert total == 2"
 
 # It records its pid and waits until it is stopped.
@@ -104,6 +109,7 @@ def test_testing_view_runs_one_test_and_shows_its_diff(tmp_path: Path) -> None:
         "passingTest": "test_passes",
         "slowTest": "test_waits",
         "slowPidFile": str(container / "tests" / "slow.pid"),
+        "passingMarkFile": str(container / "tests" / "passes.ran"),
     }
     with (
         toxbridge_serve(container, tmp_path / "serve.log") as (endpoint, _serve),
@@ -169,6 +175,17 @@ def test_testing_view_runs_one_test_and_shows_its_diff(tmp_path: Path) -> None:
     assert testing["stateAfterTerminal"] == "passed", report
     name = "tox -e py -- tests/test_sample.py (elsewhere)"
     assert testing["resultRuns"][0] == name, report
+
+    # the editor's gutter: an icon for the file and for each of its two tests; the failed
+    # test's and the file's show failed
+    assert testing["gutterIcons"] == 3, report
+    assert testing["gutterFailed"] == 2, report
+
+    # "Run Test at Cursor" in the editor's context menu ran exactly that test in the server
+    assert "Run Test at Cursor" in testing["contextMenu"], report
+    server_log = (tmp_path / "serve.log").read_text(errors="replace")
+    at_cursor = f"('-e', 'py', '--', '{container / 'tests' / 'test_sample.py'}::test_passes')"
+    assert at_cursor in server_log, report
 
     # continuous run on the file: saving the fix reruns it, and the test passes
     assert testing["stateAfterSave"] == "passed", report

@@ -119,26 +119,27 @@ async function main(): Promise<void> {
   process.exitCode = result.error === undefined ? 0 : 1;
 }
 
+/** The keys the testing phase needs beside the shared artifacts and runTimeoutMs. */
+const TESTING_KEYS = [
+  "expand",
+  "testFile",
+  "failingTest",
+  "failureMessage",
+  "passingTest",
+  "terminal",
+  "serverTestFile",
+  "fix",
+  "slowTest",
+  "slowPidFile",
+  "passingMarkFile",
+] as const satisfies readonly (keyof TestingConfig)[];
+
 function testingConfig(config: DriveConfig): TestingConfig {
-  const { expand, testFile, failingTest, passingTest, terminal, serverTestFile, fix, slowTest, slowPidFile } = config;
-  if (
-    expand === undefined ||
-    testFile === undefined ||
-    failingTest === undefined ||
-    passingTest === undefined ||
-    terminal === undefined ||
-    serverTestFile === undefined ||
-    fix === undefined ||
-    slowTest === undefined ||
-    slowPidFile === undefined
-  ) {
-    throw new Error("the testing phase misses some of its settings (see TestingConfig)");
+  const missing = TESTING_KEYS.filter((key) => config[key] === undefined);
+  if (missing.length > 0) {
+    throw new Error(`the testing phase misses its settings ${missing.join(", ")} (see TestingConfig)`);
   }
-  const { artifacts, runTimeoutMs } = config;
-  return {
-    ...{ expand, testFile, failingTest, passingTest, terminal, serverTestFile, fix, slowTest, slowPidFile },
-    ...{ artifacts, runTimeoutMs },
-  };
+  return config as TestingConfig;
 }
 
 async function runPhase(

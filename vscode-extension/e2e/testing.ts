@@ -5,7 +5,7 @@
  */
 
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync, watch, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
 import type { Locator, Page } from "playwright-core";
@@ -32,6 +32,8 @@ export interface TestingConfig {
   /** A test that waits until it is stopped, and the file where it writes its pid (server side). */
   readonly slowTest: string;
   readonly slowPidFile: string;
+  /** The file passingTest touches each time it runs (server side). */
+  readonly passingMarkFile: string;
 }
 
 export interface TestingSeen {
@@ -59,6 +61,11 @@ export interface TestingSeen {
   stateAfterTerminal?: string;
   /** failingTest's state after its fix was saved with continuous run on. */
   stateAfterSave?: string;
+  /** The editor's gutter after failingTest's run: test icons, and how many show failed. */
+  gutterIcons?: number;
+  gutterFailed?: number;
+  /** The testing items of the editor's context menu on passingTest's def line. */
+  contextMenu?: string[];
 }
 
 const STATE = /codicon-testing-([a-z]+)-icon/;
@@ -132,10 +139,55 @@ export async function testingPhase(
   const file = path.join(config.artifacts, "vscode-testing.png");
   await page.screenshot({ path: file });
   seen.screenshot = file;
+  await gutter(page, seen, step);
 
   await cancelRun(page, config, seen, step);
   await terminalRun(page, config, seen, step, passing);
   await continuousRun(page, config, seen, step, failing);
+  await runAtCursor(page, config, seen, step);
+}
+
+/** The editor's gutter: an icon per test of the open file and one for the file itself, each
+ * in its state (the file's: its tests' worst). */
+async function gutter(page: Page, seen: TestingSeen, step: (name: string) => void): Promise<void> {
+  step("the editor's gutter shows each test's state");
+  const icons = page.locator(".editor-group-container .monaco-editor .testing-run-glyph");
+  await icons.and(page.locator(".codicon-testing-failed-icon")).first().waitFor();
+  seen.gutterIcons = await icons.count();
+  seen.gutterFailed = await icons.and(page.locator(".codicon-testing-failed-icon")).count();
+}
+
+/** "Run Test at Cursor" from the editor's context menu, on passingTest's def line. */
+async function runAtCursor(
+  page: Page,
+  config: TestingConfig,
+  seen: TestingSeen,
+  step: (name: string) => void,
+): Promise<void> {
+  step(`run ${config.passingTest} from the editor's context menu`);
+  const def = page
+    .locator(".editor-group-container .monaco-editor .view-line", {
+      hasText: new RegExp(`def\\s+${escape(config.passingTest)}\\(`),
+    })
+    .first();
+  await def.click();
+  await def.click({ button: "right" });
+  // an item's label, without the keybinding shown beside it
+  const items = page.locator(".monaco-menu .action-item .action-label");
+  const runItem = items.filter({ hasText: /^\s*Run Test at Cursor\s*$/ }).first();
+  await runItem.waitFor();
+  seen.contextMenu = (await items.allInnerTexts())
+    .map((text) => normalise(text).trim())
+    .filter((text) => text.includes("Test"));
+  rmSync(config.passingMarkFile, { force: true });
+  const ran = fileCreated(config.passingMarkFile);
+  // as for continuous run: a menu item takes Enter, not a click right after the menu opened
+  await runItem.hover();
+  await page.keyboard.press("Enter");
+  await ran;
+  await page
+    .locator('[id="toxbridge.toxbridge.toxbridge.status"]', { hasText: /tox: passed/ })
+    .waitFor({ timeout: config.runTimeoutMs });
 }
 
 async function cancelRun(
