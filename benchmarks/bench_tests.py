@@ -9,6 +9,10 @@ driven by pytest-lsp's client. Printed as medians (min to max):
   `python -m tox -e py -- <that id>` and plain `python -m tox -e py` (the whole env);
 - discovery through the bridge (`tox/discover` with `refresh`) against
   `python -m pytest --collect-only -q` run directly on the same tests.
+Each project is measured twice: as the tests make it (its env sees this interpreter's
+packages, so pytest loads every plugin installed here: hypothesis, pytest-asyncio,
+pytest-lsp, ...) and lean, as a project's own venv is (`deps = pytest`, installed from the
+machine's package index once, before timing; "directly" is then that venv's pytest).
 The client takes `tox/discover`'s answer as plain JSON, as an editor does: pygls's client
 would otherwise make an object of every JSON object of an untyped result, which for the
 2,000-test tree costs the measuring client itself about a second.
@@ -48,7 +52,18 @@ package = skip
 system_site_packages = true
 commands = python -m pytest -q -p no:cacheprovider {posargs:tests}
 """
+LEAN_INI = """\
+[tox]
+env_list = py
+[testenv]
+skip_install = true
+package = skip
+deps = pytest
+commands = python -m pytest -q -p no:cacheprovider {posargs:%s}
+"""
 FINAL = {"passed", "failed", "errored", "skipped"}
+# what tests/conftest.py's pytest_configure gives every tox of the suite
+SITE_PATH = f"testenv.set_env+=PYTHONPATH={os.pathsep.join(site.getsitepackages())}"
 
 
 def spread(values: Sequence[float]) -> str:
@@ -125,7 +140,24 @@ async def discovery(client: LanguageClient, rounds: int) -> list[float]:
     return times
 
 
-async def bench(name: str, root: Path, node: str, tests: str, rounds: int, log: Path) -> None:
+def lean(root: Path, tests: str) -> Path:
+    """`root`'s tests in a venv of their own with only pytest in it."""
+    (root / "tox.ini").write_text(LEAN_INI % tests)
+    return create_envs(root, "py")
+
+
+def sees_this_interpreter(on: bool) -> None:
+    """Whether the toxes started from here on (server, plain) add this interpreter's
+    site-packages to their envs' PYTHONPATH, as the tests' projects need."""
+    if on:
+        os.environ["TOX_OVERRIDE"] = SITE_PATH
+    else:
+        os.environ.pop("TOX_OVERRIDE", None)
+
+
+async def bench(
+    name: str, root: Path, node: str, tests: str, rounds: int, log: Path, python: str
+) -> None:
     server = start_server(root, log)
     try:
         client, _ = await open_bridge(root, server.endpoint)
@@ -142,7 +174,7 @@ async def bench(name: str, root: Path, node: str, tests: str, rounds: int, log: 
     tox = [sys.executable, "-m", "tox", "-e", "py"]
     plain_one = [timed([*tox, "--", node], root) for _ in range(rounds)]
     plain_all = [timed(tox, root) for _ in range(rounds)]
-    collect = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    collect = [python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
     direct = [timed([*collect, tests], root) for _ in range(rounds)]
     ratio = statistics.median(one) / statistics.median(plain_one)
     found_ratio = statistics.median(found) / statistics.median(direct)
@@ -159,23 +191,33 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tests", type=int, default=2000)
     args = parser.parse_args()
-    # what tests/conftest.py's pytest_configure gives every tox of the suite
-    os.environ.setdefault(
-        "TOX_OVERRIDE", f"testenv.set_env+=PYTHONPATH={os.pathsep.join(site.getsitepackages())}"
-    )
     with tempfile.TemporaryDirectory(prefix="tb-bench-tests-") as base:
-        sample = create_envs(make_project(Path(base) / "sample"), "py")
         log = Path(base) / "server.log"
-        await bench(
-            "sample", sample, "test_sample.py::test_fails", "test_sample.py", args.rounds, log
-        )
+        sample = make_project(Path(base) / "sample")
         suite = Path(base) / "suite"
         suite.mkdir()
         write_suite(suite, args.tests)
         (suite / "tox.ini").write_text(SUITE_INI)
+        sample_test, suite_test = (
+            "test_sample.py::test_fails",
+            "tests/test_module_0.py::test_fail_0",
+        )
+        sees_this_interpreter(True)
+        create_envs(sample, "py")
         create_envs(suite, "py")
-        node = "tests/test_module_0.py::test_fail_0"
-        await bench(f"{args.tests} tests", suite, node, "tests", args.rounds, log)
+        await bench(
+            "sample", sample, sample_test, "test_sample.py", args.rounds, log, sys.executable
+        )
+        await bench(
+            f"{args.tests} tests", suite, suite_test, "tests", args.rounds, log, sys.executable
+        )
+        sees_this_interpreter(False)
+        for project, tests, test_id, title in (
+            (sample, "test_sample.py", sample_test, "sample, lean venv"),
+            (suite, "tests", suite_test, f"{args.tests} tests, lean venv"),
+        ):
+            python = str(lean(project, tests) / ".tox" / "py" / "bin" / "python")
+            await bench(title, project, test_id, tests, args.rounds, log, python)
 
 
 if __name__ == "__main__":
