@@ -167,6 +167,54 @@ class TestOuter:
     def test_method(self):
         assert "needle" in "haystack"
 ''',
+    "locations/wrapping.py": """\
+import functools
+
+
+def logged(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        return function(*args, **kwargs)
+
+    return wrapper
+""",
+    "locations/test_locations.py": """\
+import unittest
+
+import pytest
+from wrapping import logged
+
+
+@logged
+def test_wrapped_from_another_module():
+    pass
+
+
+@pytest.mark.parametrize(
+    "number",
+    [1, 2],
+)
+@pytest.mark.filterwarnings(
+    "ignore",
+)
+def test_behind_decorators_on_several_lines(number):
+    pass
+
+
+class TestMethods:
+    @logged
+    def test_wrapped_method(self):
+        pass
+
+    @staticmethod
+    def test_static():
+        pass
+
+
+class TestUnittestStyle(unittest.TestCase):
+    def test_case(self):
+        pass
+""",
     "tox.ini": """\
 [tox]
 env_list = py

@@ -226,6 +226,42 @@ def test_collection_lists_every_test_at_its_definition(outcomes: ToxRun, sample:
     assert collection.deselected == 0
 
 
+def test_collection_puts_tests_behind_wrappers_and_long_decorators_at_their_def(
+    sample: Path,
+) -> None:
+    """The line comes from each test's code (the function behind functools.wraps), as
+    pytest's own location finds it, then past its decorators to the `def`."""
+    run = asyncio.run(run_tox(sample, "-e", "py", "--", "locations"))
+    (collection,) = run.of(events.Collection)
+    source = sample / "locations" / "test_locations.py"
+    lines = def_lines(source)
+    scopes = {item.nodeid: (*item.classes, item.function) for item in collection.items}
+    assert set(scopes.values()) == set(lines), "every test def of the file is collected"
+    assert {item.nodeid: item.line for item in collection.items} == {
+        nodeid: lines[scope] for nodeid, scope in scopes.items()
+    }
+    # pytest's own location (each test's start record) is its first decorator's line
+    first_lines = decorated_lines(source)
+    starts = {start.nodeid: start.line for start in run.of(events.Start)}
+    assert starts == {nodeid: first_lines[scope] for nodeid, scope in scopes.items()}
+
+
+def decorated_lines(path: Path) -> dict[tuple[str, ...], int]:
+    """(class, ..., function) → the line its definition starts on, its first decorator's."""
+    found: dict[tuple[str, ...], int] = {}
+
+    def visit(node: ast.AST, scope: tuple[str, ...]) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, (*scope, child.name))
+            elif isinstance(child, ast.FunctionDef):
+                decorators = [decorator.lineno for decorator in child.decorator_list]
+                found[(*scope, child.name)] = min([child.lineno, *decorators])
+
+    visit(ast.parse(path.read_text()), ())
+    return found
+
+
 def test_collection_errors_point_at_their_cause(broken: ToxRun, sample: Path) -> None:
     errors = {r.nodeid: r for r in broken.of(events.Collect) if r.outcome == "error"}
     assert sorted(errors) == ["broken/test_import_error.py", "broken/test_syntax_error.py"]
