@@ -1,8 +1,10 @@
 """The editor's view of one run, whoever started it: `tox/status`, `tox/testRun`, batched
 `tox/output` and `tox/testResults`, `$/progress`, and diagnostics (lsp/results.py).
 
-Output and results are flushed every FLUSH_INTERVAL_S: at most one `tox/output` per
-stream and one `tox/testResults` per run each tick, so an editor is never flooded.
+Output and results are flushed as they come, then at most once per FLUSH_INTERVAL_S: at
+most one `tox/output` per stream and one `tox/testResults` per run each interval, so an
+editor is never flooded, and the first result after a quiet spell (one test's, say) goes out
+at once instead of waiting for a tick.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Relay:
         self.exit: protocol.Exit | None = None
         self.workspace = session.workspace_root
         self._ticker: asyncio.Task[None] | None = None
+        self._pending = asyncio.Event()  # something came since the last flush
         self._announced = False  # tox/testRun "started" was sent
         self._results_sent = False
         self.lossy = False  # a watched run whose messages were partly dropped
@@ -84,6 +87,7 @@ class Relay:
             self.handle(event)
 
     def handle(self, event: RunEvent) -> None:
+        self._pending.set()
         match event:
             case protocol.Output(stream=stream, data=data):
                 self.batcher.feed(stream.value, data)
@@ -128,8 +132,10 @@ class Relay:
 
     async def _tick(self) -> None:
         while True:
-            await asyncio.sleep(FLUSH_INTERVAL_S)
+            await self._pending.wait()
+            self._pending.clear()
             self._flush(final=False)
+            await asyncio.sleep(FLUSH_INTERVAL_S)
 
     def _flush(self, *, final: bool) -> None:
         notify = self.session.server.protocol.notify
