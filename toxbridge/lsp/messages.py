@@ -32,6 +32,12 @@ COMMAND_RUN_TESTS = "toxbridge.runTests"
 COMMAND_RUN_FILE = "toxbridge.runFile"
 
 
+class PlainJson(dict[str, Any]):
+    """A result that is JSON values already (dicts, lists, strings, numbers, None): sent as
+    it is. pygls would otherwise walk every value of a result with its converter, which for
+    a 2,000-test `tox/discover` tree cost more than encoding it."""
+
+
 @attrs.define
 class RunParams:
     args: list[str] | None = None

@@ -87,6 +87,12 @@ class ToxbridgeProtocol(LanguageServerProtocol):
     def get_message_type(self, method: str) -> type[Any] | None:  # type: ignore[override]
         return messages.MESSAGE_TYPES.get(method) or super().get_message_type(method)
 
+    def _serialize_message(self, data: Any) -> Any:
+        result = getattr(data, "result", None)
+        if isinstance(result, messages.PlainJson) and hasattr(data, "id"):
+            return {"id": data.id, "result": result, "jsonrpc": data.jsonrpc}
+        return super()._serialize_message(data)
+
     def structure_message(self, data: dict[str, Any]) -> Any:
         try:
             return super().structure_message(data)

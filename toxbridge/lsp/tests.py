@@ -18,6 +18,7 @@ from pygls.uris import to_fs_path
 
 from toxbridge.diagnostics.exact import ExactResults, PathResolver
 from toxbridge.errors import ToxbridgeError
+from toxbridge.lsp.messages import PlainJson
 from toxbridge.lsp.publish import path_to_uri
 from toxbridge.lsp.relay import path_mapper
 from toxbridge.lsp.testing.discovery import Discovery, discover, discovery_json
@@ -85,6 +86,7 @@ class Tests:
         self.session = session
         self.discovered: dict[str, Discovery] = {}
         self._env_list: asyncio.Task[list[str]] | None = None
+        self._uris: dict[str, str] = {}  # a local path's uri, one per file of the project
 
     async def envs(self) -> list[str]:
         """`testEnvs`, else the server's `tox l`: asked once and shared by every request
@@ -108,18 +110,22 @@ class Tests:
         self._env_list = None
 
     def uri(self, path: str) -> str:
-        return path_to_uri(path, self.session.workspace_root)
+        # a tree has as many paths as tests, in a few files: each file's uri is made once
+        uri = self._uris.get(path)
+        if uri is None:
+            uri = self._uris[path] = path_to_uri(path, self.session.workspace_root)
+        return uri
 
     # -- discovery ------------------------------------------------------------------------
 
-    async def discover(self, env: str | None, refresh: bool) -> dict[str, Any]:
+    async def discover(self, env: str | None, refresh: bool) -> PlainJson:
         envs = [env] if env else await self.envs()
         found = []
         for name in envs:
             if refresh or name not in self.discovered:
                 self.discovered[name] = await self._collect(name)
             found.append(discovery_json(self.discovered[name], self.uri))
-        return {"envs": found}
+        return PlainJson(envs=found)
 
     async def _collect(self, env: str) -> Discovery:
         session = self.session

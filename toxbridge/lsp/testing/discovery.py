@@ -55,13 +55,16 @@ def discover(env: str, records: Iterable[events.Record], resolver: PathResolver)
     rootdirs: dict[str, str] = {}
     items: list[CollectedItem] = []
     errors: list[CollectionError] = []
+    paths: dict[tuple[str, str | None], str] = {}  # a file's tests share its local path
     for record in records:
         if isinstance(record, events.Session):
             rootdirs[record.sid] = record.rootdir
         elif isinstance(record, events.Collection):
             root = rootdirs.get(record.sid)
             for item in record.items:
-                path = resolver.local(item.path, root)
+                path = paths.get((item.path, root))
+                if path is None:
+                    path = paths[item.path, root] = resolver.local(item.path, root)
                 param = item.param
                 items.append(
                     CollectedItem(item.nodeid, path, item.line, item.function, item.classes, param)
