@@ -9,6 +9,8 @@ driven by pytest-lsp's client. Printed as medians (min to max):
   `python -m tox -e py -- <that id>` and plain `python -m tox -e py` (the whole env);
 - discovery through the bridge (`tox/discover` with `refresh`) against
   `python -m pytest --collect-only -q` run directly on the same tests.
+Each round runs the bridge's measure and its baseline back to back; ratios are the median
+of the rounds' ratios.
 Each project is measured twice: as the tests make it (its env sees this interpreter's
 packages, so pytest loads every plugin installed here: hypothesis, pytest-asyncio,
 pytest-lsp, ...) and lean, as a project's own venv is (`deps = pytest`, installed from the
@@ -158,6 +160,14 @@ def sees_this_interpreter(on: bool) -> None:
 async def bench(
     name: str, root: Path, node: str, tests: str, rounds: int, log: Path, python: str
 ) -> None:
+    """Each round times the bridge and its baseline back to back (the machine's speed drifts
+    by a third over minutes); ratios are per round, then their median."""
+    tox = [sys.executable, "-m", "tox", "-e", "py"]
+    collect = [python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", tests]
+    one: list[float] = []
+    plain_one: list[float] = []
+    found: list[float] = []
+    direct: list[float] = []
     server = start_server(root, log)
     try:
         client, _ = await open_bridge(root, server.endpoint)
@@ -165,19 +175,18 @@ async def bench(
         plain_results(client, "tox/discover")
         try:
             await request(client, "tox/discover", {"env": "py"})  # warm both sides up
-            one = await loop(client, results, f"py|{node}", rounds)
-            found = await discovery(client, rounds)
+            for _ in range(rounds):
+                one += await loop(client, results, f"py|{node}", 1)
+                plain_one.append(timed([*tox, "--", node], root))
+                found += await discovery(client, 1)
+                direct.append(timed(collect, root))
         finally:
             await close_bridge(client)
     finally:
         server.stop()
-    tox = [sys.executable, "-m", "tox", "-e", "py"]
-    plain_one = [timed([*tox, "--", node], root) for _ in range(rounds)]
     plain_all = [timed(tox, root) for _ in range(rounds)]
-    collect = [python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
-    direct = [timed([*collect, tests], root) for _ in range(rounds)]
-    ratio = statistics.median(one) / statistics.median(plain_one)
-    found_ratio = statistics.median(found) / statistics.median(direct)
+    ratio = statistics.median(a / b for a, b in zip(one, plain_one, strict=True))
+    found_ratio = statistics.median(a / b for a, b in zip(found, direct, strict=True))
     print(f"## {name}")
     print(f"| one test through the bridge (request → result) | {spread(one)} |")
     print(f"| plain tox -e py -- <that id> | {spread(plain_one)} | ratio {ratio:.2f} |")
