@@ -103,6 +103,40 @@ async def test_a_watcher_sees_runs_another_client_started(watched_server: Runnin
     assert exit_.code == 3
 
 
+@pytest.mark.timeout(TIMEOUT_S)
+async def test_a_run_whose_client_asks_no_events_has_them_while_someone_watches(
+    watched_server: RunningServer,
+) -> None:
+    """A `toxbridge run` in a pipeline asks no events; an editor watching still gets the
+    run's exact results. Once nobody watches, such a run is plain tox again."""
+    async with client_of(watched_server) as watcher, client_of(watched_server) as runner:
+        async with watcher.watch() as watch:
+            remote = runner.run(["-e", "py"])
+            async with remote:
+                seen_task = asyncio.create_task(messages_until_exits(watch, {remote.id}))
+                own = [message async for message in remote]
+                seen = await seen_task
+        async with runner.run(["-e", "py"]) as after:
+            async for _ in after:
+                pass
+    assert remote.started is not None
+    assert remote.started.events
+    records = [
+        record
+        for watched in seen[remote.id]
+        if isinstance(message := watched_wire.unwrap(watched), protocol.Test)
+        for record in message.records()
+    ]
+    reports = [r for r in records if isinstance(r, events.Report) and r.when == "call"]
+    assert sorted((r.nodeid, r.outcome) for r in reports) == [
+        ("test_sample.py::test_fails", "failed"),
+        ("test_sample.py::test_passes", "passed"),
+    ]
+    assert any(isinstance(message, protocol.Test) for message in own)  # its client may ignore
+    assert after.started is not None
+    assert not after.started.events
+
+
 async def _drain(remote: RemoteRun) -> protocol.Exit:
     async for _ in remote:
         pass

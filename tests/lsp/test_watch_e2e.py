@@ -47,9 +47,12 @@ async def test_a_terminal_run_with_events_reaches_the_editor(
     assert results["early|test_early.py::test_passes"].state == "passed"
 
 
-async def test_a_terminal_run_without_events_gives_text_diagnostics(
+async def test_a_terminal_run_in_a_pipeline_reaches_the_editor_with_exact_results(
     vscode_bridge: Bridge, tox_server: RunningServer
 ) -> None:
+    """Its client asks no events (stderr is no terminal, no --report-log), but the bridge
+    watches, so the server gives the run events for it: each test's state, the passing
+    one's too, which the terminal text does not name."""
     bridge = vscode_bridge
     await bridge.wait_watching()
     assert await terminal_run(tox_server, "-e", "toggle") == 1
@@ -57,7 +60,9 @@ async def test_a_terminal_run_without_events_gives_text_diagnostics(
     assert diagnostic.range.start.line == ALWAYS_LINE - 1
     ended = await bridge.wait_run("ended", origin="watch")
     assert ended.exitCode == 1
-    assert bridge.results(ended.runId) == {}  # no events: no per-test results
+    results = bridge.results(ended.runId)
+    assert results["toggle|test_toggle.py::test_always_fails"].state == "failed"
+    assert results["toggle|test_toggle.py::test_toggles"].state == "passed"
 
 
 async def test_the_bridges_own_runs_are_not_watched_twice(

@@ -204,7 +204,7 @@ class Server:
             self.queue.current = run
             await self._announce_positions()
             try:
-                await execute(run, self.settings.run, self._send)
+                await execute(run, self.settings.run, self._send, watched=len(self.watchers) > 0)
             finally:
                 self.queue.current = None
 

@@ -1,7 +1,9 @@
 """A run's test events: the channel tox's pytest writes to, and `test` messages out.
 
-For a run whose request asks for events (`run.events`), unless the server was started
-with `--no-test-events`:
+For a run whose request asks for events (`run.events`), or any run while a client watches
+the server (so a run started in a pipeline reaches the editors with its exact results too;
+its own client gets `test` messages it may ignore), unless the server was started with
+`--no-test-events`:
 
     async with run_events(run, enabled, env) as feed:    # None: the run goes without
         ... start tox with `env` (TOXBRIDGE_EVENTS set here, whatever the client sent) ...
@@ -144,12 +146,13 @@ def clean_env(env: MutableMapping[str, str]) -> None:
 
 @contextlib.asynccontextmanager
 async def run_events(
-    run: ActiveRun, enabled: bool, env: MutableMapping[str, str]
+    run: ActiveRun, enabled: bool, env: MutableMapping[str, str], *, watched: bool = False
 ) -> AsyncIterator[EventFeed | None]:
     """The run's feed, with `env` set for tox; None (and `env` without our variables)
-    when the run does not ask, the server does not allow, or the channel cannot open."""
+    when neither the run asks nor a watcher (`watched`) wants them, the server does not
+    allow, or the channel cannot open."""
     clean_env(env)
-    if not (enabled and run.request.events):
+    if not (enabled and (run.request.events or watched)):
         yield None
         return
     async with contextlib.AsyncExitStack() as stack:

@@ -60,11 +60,14 @@ def tox_argv(settings: RunSettings, request: protocol.Run) -> list[str]:
     return [*settings.tox_command, *colour, *request.args]
 
 
-async def execute(run: ActiveRun, settings: RunSettings, send: Send) -> None:
-    """Run tox for `run` and relay everything up to and including its `exit`."""
+async def execute(
+    run: ActiveRun, settings: RunSettings, send: Send, *, watched: bool = False
+) -> None:
+    """Run tox for `run` and relay everything up to and including its `exit`. `watched`:
+    someone watches every run, so the run has test events whether its client asked or not."""
     started = time.monotonic()
     try:
-        code = await _run_tox(run, settings, send)
+        code = await _run_tox(run, settings, send, watched)
     except (OSError, ValueError) as error:
         # tox could not be started at all: say so as the shell would, and end the run
         log.error("run %s: cannot start tox: %s", run.id, error)
@@ -87,10 +90,10 @@ async def execute(run: ActiveRun, settings: RunSettings, send: Send) -> None:
         await send(run.envelope, exit_)
 
 
-async def _run_tox(run: ActiveRun, settings: RunSettings, send: Send) -> int:
+async def _run_tox(run: ActiveRun, settings: RunSettings, send: Send, watched: bool) -> int:
     before = leftovers.snapshot() if leftovers.is_subreaper() else None
     try:
-        code = await _run_started(run, settings, send)
+        code = await _run_started(run, settings, send, watched)
     finally:
         if run.terminal is not None:
             run.terminal.close()
@@ -99,10 +102,10 @@ async def _run_tox(run: ActiveRun, settings: RunSettings, send: Send) -> int:
     return code
 
 
-async def _run_started(run: ActiveRun, settings: RunSettings, send: Send) -> int:
+async def _run_started(run: ActiveRun, settings: RunSettings, send: Send, watched: bool) -> int:
     env = build_env(run.request, settings.allowed_env)
     async with (
-        run_events(run, settings.test_events, env) as feed,
+        run_events(run, settings.test_events, env, watched=watched) as feed,
         _start_tox(settings, run, env) as child,
     ):
         run.pid, run.started_at = child.pid, time.time()
