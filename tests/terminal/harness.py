@@ -151,6 +151,15 @@ class Terminal:
             if not self._read_some(min(deadline, time.monotonic() + 0.05)):
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        # what it wrote just before exiting may still wait in the terminal: take all of it
+        while select.select([self.master], [], [], 0)[0]:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:  # EIO: nothing holds the terminal open any more
+                break
+            if not data:
+                break
+            self.output += data
         return self.process.returncode
 
 
