@@ -37,6 +37,7 @@ from toxbridge.wire import protocol
 READER_LEFT = 128 + signal.SIGPIPE
 INTERRUPTED = 130
 CANCEL_ACK_S = 2.0  # how long we wait for the server to confirm a cancel before we leave
+LEAVE_DRAIN_S = 0.5  # leaving at once: how long what is queued for our stdout may still take
 
 
 async def relay(
@@ -101,6 +102,11 @@ class _Relay:
                 return await self._reader_left(left.result())
             return consume.result()
         except asyncio.CancelledError:  # the second ^C
+            # our last line (and the output before it) is still queued for the writer
+            # thread, which dies with the process: give it a moment, not a reader's whim
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(LEAVE_DRAIN_S):
+                    await self.out.drain()
             return INTERRUPTED if self.leaving is None else self.leaving
         finally:
             loop.remove_signal_handler(signal.SIGINT)
