@@ -54,6 +54,18 @@ async def messages_until_exits(
     raise AssertionError("the watch ended first")
 
 
+def call_outcomes(seen: list[protocol.Watched]) -> list[tuple[str, str]]:
+    """(node id, outcome) of each test's call phase in a run's watched `test` messages."""
+    records = [
+        record
+        for watched in seen
+        if isinstance(message := watched_wire.unwrap(watched), protocol.Test)
+        for record in message.records()
+    ]
+    reports = [r for r in records if isinstance(r, events.Report) and r.when == "call"]
+    return sorted((r.nodeid, r.outcome) for r in reports)
+
+
 async def run_to_end(client: Client, *args: str, events_on: bool = False) -> protocol.Exit:
     async with client.run(args, events=events_on) as remote:
         async for _ in remote:
@@ -85,14 +97,7 @@ async def test_a_watcher_sees_runs_another_client_started(watched_server: Runnin
     assert started.args == ("-e", "py")
     assert started.cwd == str(watched_server.root)
     assert started.events
-    records = [
-        record
-        for watched in seen[first.id]
-        if isinstance(message := watched_wire.unwrap(watched), protocol.Test)
-        for record in message.records()
-    ]
-    reports = [r for r in records if isinstance(r, events.Report) and r.when == "call"]
-    assert sorted((r.nodeid, r.outcome) for r in reports) == [
+    assert call_outcomes(seen[first.id]) == [
         ("test_sample.py::test_fails", "failed"),
         ("test_sample.py::test_passes", "passed"),
     ]
@@ -121,14 +126,7 @@ async def test_a_run_whose_client_asks_no_events_has_them_while_someone_watches(
                 pass
     assert remote.started is not None
     assert remote.started.events
-    records = [
-        record
-        for watched in seen[remote.id]
-        if isinstance(message := watched_wire.unwrap(watched), protocol.Test)
-        for record in message.records()
-    ]
-    reports = [r for r in records if isinstance(r, events.Report) and r.when == "call"]
-    assert sorted((r.nodeid, r.outcome) for r in reports) == [
+    assert call_outcomes(seen[remote.id]) == [
         ("test_sample.py::test_fails", "failed"),
         ("test_sample.py::test_passes", "passed"),
     ]

@@ -193,19 +193,32 @@ def test_warnings_are_recorded_where_they_were_raised(outcomes: ToxRun) -> None:
     assert f"{warning.category}: {warning.message}" in outcomes.stdout
 
 
-def def_lines(path: Path) -> dict[tuple[str, ...], int]:
-    """(class, ..., function) → the line of its `def`, from Python's parser."""
-    found: dict[tuple[str, ...], int] = {}
+def functions(path: Path) -> dict[tuple[str, ...], ast.FunctionDef]:
+    """(class, ..., function) → its definition, from Python's parser."""
+    found: dict[tuple[str, ...], ast.FunctionDef] = {}
 
     def visit(node: ast.AST, scope: tuple[str, ...]) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.ClassDef):
                 visit(child, (*scope, child.name))
             elif isinstance(child, ast.FunctionDef):
-                found[(*scope, child.name)] = child.lineno
+                found[(*scope, child.name)] = child
 
     visit(ast.parse(path.read_text()), ())
     return found
+
+
+def def_lines(path: Path) -> dict[tuple[str, ...], int]:
+    """(class, ..., function) → the line of its `def`."""
+    return {scope: node.lineno for scope, node in functions(path).items()}
+
+
+def decorated_lines(path: Path) -> dict[tuple[str, ...], int]:
+    """(class, ..., function) → the line its definition starts on, its first decorator's."""
+    return {
+        scope: min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+        for scope, node in functions(path).items()
+    }
 
 
 def test_collection_lists_every_test_at_its_definition(outcomes: ToxRun, sample: Path) -> None:
@@ -244,22 +257,6 @@ def test_collection_puts_tests_behind_wrappers_and_long_decorators_at_their_def(
     first_lines = decorated_lines(source)
     starts = {start.nodeid: start.line for start in run.of(events.Start)}
     assert starts == {nodeid: first_lines[scope] for nodeid, scope in scopes.items()}
-
-
-def decorated_lines(path: Path) -> dict[tuple[str, ...], int]:
-    """(class, ..., function) → the line its definition starts on, its first decorator's."""
-    found: dict[tuple[str, ...], int] = {}
-
-    def visit(node: ast.AST, scope: tuple[str, ...]) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.ClassDef):
-                visit(child, (*scope, child.name))
-            elif isinstance(child, ast.FunctionDef):
-                decorators = [decorator.lineno for decorator in child.decorator_list]
-                found[(*scope, child.name)] = min([child.lineno, *decorators])
-
-    visit(ast.parse(path.read_text()), ())
-    return found
 
 
 def test_collection_errors_point_at_their_cause(broken: ToxRun, sample: Path) -> None:
