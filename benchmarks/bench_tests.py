@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import site
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from bench_bridge import close_bridge, open_bridge, request  # noqa: E402
 from bench_reporter import write_suite  # noqa: E402
 from pytest_lsp import LanguageClient  # noqa: E402
 
-from tests.conftest import create_envs, make_project, start_server  # noqa: E402
+from tests.conftest import create_envs, make_project, site_packages_override, start_server  # noqa: E402
 
 SUITE_INI = """\
 [tox]
@@ -64,8 +63,6 @@ deps = pytest
 commands = python -m pytest -q -p no:cacheprovider {posargs:%s}
 """
 FINAL = {"passed", "failed", "errored", "skipped"}
-# what tests/conftest.py's pytest_configure gives every tox of the suite
-SITE_PATH = f"testenv.set_env+=PYTHONPATH={os.pathsep.join(site.getsitepackages())}"
 
 
 def spread(values: Sequence[float]) -> str:
@@ -152,7 +149,7 @@ def sees_this_interpreter(on: bool) -> None:
     """Whether the toxes started from here on (server, plain) add this interpreter's
     site-packages to their envs' PYTHONPATH, as the tests' projects need."""
     if on:
-        os.environ["TOX_OVERRIDE"] = SITE_PATH
+        os.environ["TOX_OVERRIDE"] = site_packages_override()
     else:
         os.environ.pop("TOX_OVERRIDE", None)
 

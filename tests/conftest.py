@@ -52,6 +52,11 @@ def test_fails():
 """
 
 
+def site_packages_override() -> str:
+    """A TOX_OVERRIDE that puts this interpreter's site-packages on every env's PYTHONPATH."""
+    return f"testenv.set_env+=PYTHONPATH={os.pathsep.join(site.getsitepackages())}"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Sample tox envs see this interpreter's packages (pytest among them), not its base's.
 
@@ -59,8 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     made from a venv's interpreter sees the base interpreter's site-packages, which may have
     no pytest (Debian's python3 under .ci/run's venv). Every tox the tests start, directly
     or through a server, inherits this override."""
-    paths = os.pathsep.join(site.getsitepackages())
-    os.environ.setdefault("TOX_OVERRIDE", f"testenv.set_env+=PYTHONPATH={paths}")
+    os.environ.setdefault("TOX_OVERRIDE", site_packages_override())
     # tox lists each env's installed packages when it thinks it runs in CI (`CI` and the
     # vendors' variables, tox.util.ci), and then shows every env's output in parallel
     # mode: the tests compare tox's output with a developer's, wherever they run

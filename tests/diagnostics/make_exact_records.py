@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import site
 import tempfile
 from pathlib import Path
 
+from tests.conftest import site_packages_override
 from tests.reporter.conftest import REPORTLOG, create_envs, run_tox, write_sample
 from toxbridge.reporter import events
 
@@ -138,8 +138,7 @@ async def capture(base: Path) -> None:
 
 def main() -> None:
     # what tests/conftest.py's pytest_configure gives every tox of the suite
-    paths = os.pathsep.join(site.getsitepackages())
-    os.environ.setdefault("TOX_OVERRIDE", f"testenv.set_env+=PYTHONPATH={paths}")
+    os.environ.setdefault("TOX_OVERRIDE", site_packages_override())
     DATA.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tb-exact-") as base:
         asyncio.run(capture(Path(base)))
